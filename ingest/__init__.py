@@ -1,0 +1,1 @@
+"""Flume-style HTTP log collector: source -> interceptors -> channel -> sink runner."""

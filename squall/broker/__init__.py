@@ -1,0 +1,21 @@
+"""The broker role: durable, partitioned, offset-addressed topics between the stages.
+
+Two implementations sit behind the small contract in ``squall.broker.base``: the
+embedded local log (``local://PATH``, SQLite in WAL mode) and Apache Kafka
+(``kafka://HOST:PORT``). The rest of Squall only sees the contract.
+"""
+
+from squall.broker.base import Broker, Consumer, Producer, Record, TopicPartition, open_broker
+from squall.broker.exceptions import BrokerError, BrokerUnavailable, TransactionAborted
+
+__all__ = [
+    "Broker",
+    "BrokerError",
+    "BrokerUnavailable",
+    "Consumer",
+    "Producer",
+    "Record",
+    "TopicPartition",
+    "TransactionAborted",
+    "open_broker",
+]

@@ -1,0 +1,101 @@
+"""The ``squall`` command: one entry point, subcommands owned by each stage.
+
+Each subcommand's handler lives with its stage (``ingest.cli``, ``compute.cli``,
+``serve.cli``, ``deploy.cli``) and is imported only when that subcommand runs, so
+``squall --help`` stays fast and a stage's dependencies load only when needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from squall import __version__
+from squall.exceptions import SquallError
+
+__all__ = ["build_parser", "main"]
+
+# subcommand -> "module:function"; the function takes the parsed namespace, returns exit code
+_HANDLERS = {
+    "demo": "serve.demo:run_demo",
+    "collector": "ingest.cli:run_collector",
+    "send": "ingest.cli:run_send",
+    "topology": "compute.cli:run_topology",
+    "serve": "serve.cli:run_serve",
+    "stack": "deploy.cli:run_stack",
+    "compose": "deploy.cli:run_compose",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="squall",
+        description="Real-time log analytics: collect -> compute -> apply. "
+        "Settings come from SQUALL_* environment variables; flags override them.",
+    )
+    parser.add_argument("--version", action="version", version=f"squall {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--data-dir", help="embedded state directory (SQUALL_DATA_DIR, ./.squall)")
+    parser.add_argument("--broker", help="local://PATH or kafka://HOST:PORT (SQUALL_BROKER)")
+    parser.add_argument("--store", help="duckdb://PATH or druid://HOST:PORT (SQUALL_STORE)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = sub.add_parser("demo", help="run the whole pipeline (embedded by default)")
+    source = demo.add_mutually_exclusive_group()
+    source.add_argument("--replay", metavar="FILE", help="send this log file through the pipeline")
+    source.add_argument(
+        "--generate", metavar="RATE", type=float, help="generate live traffic, events per second"
+    )
+
+    sub.add_parser("collector", help="run the HTTP log collector alone")
+
+    send = sub.add_parser("send", help="ship a log file to the collector")
+    send.add_argument("file", metavar="FILE", help="log file to send ('-' for standard input)")
+    send.add_argument("--service", help="service name attached to every line")
+    send.add_argument("--url", help="collector URL (default http://127.0.0.1:8100)")
+    send.add_argument("--batch", type=int, default=1000, help="lines per request (1000)")
+    send.add_argument("--token", help="bearer token, if the collector requires one")
+
+    topology = sub.add_parser("topology", help="run a compute topology")
+    tsub = topology.add_subparsers(dest="action", metavar="ACTION", required=True)
+    run = tsub.add_parser("run", help="run a standard topology")
+    run.add_argument("name", choices=["log-metrics"], help="topology to run")
+    run.add_argument("--workers", type=int, default=1, help="worker processes (1)")
+
+    sub.add_parser("serve", help="run the query API and dashboard")
+
+    stack = sub.add_parser("stack", help="real Kafka / Druid / ZooKeeper from Maven Central jars")
+    stack.add_argument("action", choices=["up", "down", "status"])
+    stack.add_argument("service", nargs="?", choices=["kafka", "druid"], help="default: all")
+
+    compose = sub.add_parser("compose", help="the docker compose stack")
+    compose.add_argument("action", choices=["up", "down", "status", "logs"])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    module_name, _, func_name = _HANDLERS[args.command].partition(":")
+    try:
+        handler = getattr(importlib.import_module(module_name), func_name)
+    except (ImportError, AttributeError):
+        print(f"squall {args.command}: not available in this version yet", file=sys.stderr)
+        return 2
+    try:
+        return int(handler(args) or 0)
+    except SquallError as exc:
+        print(f"squall {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""One place that reads ``SQUALL_*`` environment variables, so every command agrees.
+
+Flags given on the command line override these (the CLI passes them as ``overrides``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from squall.exceptions import ConfigError
+
+__all__ = ["Settings", "load_settings"]
+
+
+def _split_tokens(raw: str) -> frozenset[str]:
+    return frozenset(t.strip() for t in raw.split(",") if t.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings; defaults are those of design.md."""
+
+    data_dir: Path = Path(".squall")
+    broker: str = ""  # "" means local://<data_dir>/log
+    store: str = ""  # "" means duckdb://<data_dir>/metrics.duckdb
+    collector_host: str = "127.0.0.1"
+    collector_port: int = 8100
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8200
+    topic_raw: str = "logs.raw"
+    topic_metrics: str = "logs.metrics"
+    topic_deadletter: str = "logs.deadletter"
+    datasource: str = "log_metrics"
+    ingest_tokens: frozenset[str] = field(default_factory=frozenset)
+    query_tokens: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def broker_url(self) -> str:
+        return self.broker or f"local://{(self.data_dir / 'log').resolve()}"
+
+    @property
+    def store_url(self) -> str:
+        return self.store or f"duckdb://{(self.data_dir / 'metrics.duckdb').resolve()}"
+
+
+_CONVERTERS = {
+    "data_dir": Path,
+    "collector_port": int,
+    "serve_port": int,
+    "ingest_tokens": _split_tokens,
+    "query_tokens": _split_tokens,
+}
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, object] | None = None
+) -> Settings:
+    """Settings from ``SQUALL_<NAME>`` variables, then ``overrides`` (flags) on top."""
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for f in fields(Settings):
+        raw = env.get(f"SQUALL_{f.name.upper()}")
+        if raw is None or raw == "":
+            continue
+        convert = _CONVERTERS.get(f.name, str)
+        try:
+            values[f.name] = convert(raw)
+        except ValueError as exc:
+            raise ConfigError(
+                f"SQUALL_{f.name.upper()}={raw!r} is not valid: {exc}. "
+                f"Unset it or give a value of the right kind."
+            ) from exc
+    settings = replace(Settings(), **values)  # type: ignore[arg-type]
+    if overrides:
+        known = {f.name for f in fields(Settings)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ConfigError(f"unknown settings {sorted(unknown)}; known: {sorted(known)}")
+        settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    return settings

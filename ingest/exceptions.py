@@ -1,7 +1,7 @@
 """Errors of the collector.
 
-    SquallError
-    └── IngestError
+SquallError
+└── IngestError
 """
 
 from __future__ import annotations

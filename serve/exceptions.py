@@ -1,7 +1,7 @@
 """Errors of the serve stage.
 
-    SquallError
-    └── ServeError
+SquallError
+└── ServeError
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Flags given on the command line override these (the CLI passes them as ``overrid
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -46,7 +46,7 @@ class Settings:
         return self.store or f"duckdb://{(self.data_dir / 'metrics.duckdb').resolve()}"
 
 
-_CONVERTERS = {
+_CONVERTERS: dict[str, Callable[[str], object]] = {
     "data_dir": Path,
     "collector_port": int,
     "serve_port": int,

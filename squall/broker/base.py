@@ -160,15 +160,13 @@ def open_broker(url: str) -> Broker:
 
     scheme, sep, rest = url.partition("://")
     if not sep or not rest:
-        raise ConfigError(
-            f"broker URL {url!r} is not valid; use local://PATH or kafka://HOST:PORT"
-        )
+        raise ConfigError(f"broker URL {url!r} is not valid; use local://PATH or kafka://HOST:PORT")
     if scheme == "local":
         from squall.broker.local import LocalBroker
 
         return LocalBroker(rest)
     if scheme == "kafka":
-        from squall.broker.kafka import KafkaBroker  # type: ignore[import-not-found]
+        from squall.broker.kafka import KafkaBroker
 
-        return KafkaBroker(rest)  # type: ignore[no-any-return]
+        return KafkaBroker(rest)  # type: ignore[no-any-return,unused-ignore]
     raise ConfigError(f"unknown broker scheme {scheme!r} in {url!r}; use local:// or kafka://")

@@ -1,10 +1,10 @@
 """Errors of the broker role.
 
-    SquallError
-    └── BrokerError
-        ├── BrokerUnavailable     cannot reach or open the broker; retry later
-        ├── UnknownTopic          the topic does not exist; create it first
-        └── TransactionAborted    the transaction did not commit; nothing in it is visible
+SquallError
+└── BrokerError
+    ├── BrokerUnavailable     cannot reach or open the broker; retry later
+    ├── UnknownTopic          the topic does not exist; create it first
+    └── TransactionAborted    the transaction did not commit; nothing in it is visible
 """
 
 from __future__ import annotations

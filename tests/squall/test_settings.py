@@ -16,7 +16,11 @@ def test_defaults_follow_design() -> None:
 
 
 def test_environment_then_overrides() -> None:
-    env = {"SQUALL_COLLECTOR_PORT": "9100", "SQUALL_INGEST_TOKENS": "a, b,", "SQUALL_DATA_DIR": "/x"}
+    env = {
+        "SQUALL_COLLECTOR_PORT": "9100",
+        "SQUALL_INGEST_TOKENS": "a, b,",
+        "SQUALL_DATA_DIR": "/x",
+    }
     s = load_settings(environ=env, overrides={"collector_port": 9200, "broker": None})
     assert s.collector_port == 9200
     assert s.ingest_tokens == frozenset({"a", "b"})

@@ -1,0 +1,62 @@
+"""The data contracts between the stages: one definition, used everywhere.
+
+* ``logs.raw`` records are Flume events, ``{"headers": {str: str}, "body": str}`` as JSON,
+  keyed by the ``service`` header.
+* ``logs.metrics`` records are aggregate rows (below), one JSON object per
+  (minute, dimensions) per flush, holding *deltas*: rows with the same key are summed
+  (min/max'd, sketch-merged) by the store.
+* ``logs.deadletter`` records are ``{"reason": str, "event": <the Flume event>}``.
+
+The DuckDB store, the Druid supervisor spec and the compute tier all derive their
+schemas from ``DIMENSIONS`` and ``METRICS``; add a column here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "DIMENSIONS",
+    "HLL_LG_K",
+    "METRICS",
+    "QUANTILES_K",
+    "TIME_COLUMN",
+    "Metric",
+]
+
+TIME_COLUMN = "time"
+"""Minute bucket of the event time, ISO-8601 UTC (``2015-05-17T10:05:00Z``)."""
+
+DIMENSIONS: tuple[str, ...] = ("service", "method", "route", "status_class", "status")
+"""All strings. ``route`` is the path without query, ids templated (``/users/:id``)."""
+
+MetricKind = Literal["sum", "min", "max", "quantiles", "hll"]
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """A stored column and how rows with the same key combine."""
+
+    name: str
+    kind: MetricKind
+    doc: str
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("events", "sum", "number of events"),
+    Metric("errors", "sum", "events with status >= 500"),
+    Metric("bytes", "sum", "response bytes"),
+    Metric("latency_count", "sum", "events that carried a latency"),
+    Metric("latency_sum", "sum", "sum of latency_ms over those events"),
+    Metric("latency_min", "min", "smallest latency_ms, null if none"),
+    Metric("latency_max", "max", "largest latency_ms, null if none"),
+    Metric("latency_sketch", "quantiles", "DataSketches quantiles (doubles) of latency_ms"),
+    Metric("users_sketch", "hll", "DataSketches HLL of user, else client ip"),
+)
+
+QUANTILES_K = 128
+"""k of the latency quantiles sketch (Druid's quantilesDoublesSketch default)."""
+
+HLL_LG_K = 12
+"""lg_k of the users HLL sketch (Druid's HLLSketchMerge default; HLL_4 target type)."""

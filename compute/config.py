@@ -1,0 +1,40 @@
+"""Runtime settings of a topology, with Storm's meanings and names made Pythonic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from compute.exceptions import TopologyError
+
+__all__ = ["Config"]
+
+
+@dataclass(frozen=True)
+class Config:
+    """How a topology runs.
+
+    message_timeout: seconds a spout tuple's tree may stay incomplete before the spout's
+        ``fail`` is called (Storm's topology.message.timeout.secs, default 30).
+    max_spout_pending: tracked trees a spout task may have in flight; ``next_tuple`` is
+        not called while that many are pending. None means unbounded (risky in Python:
+        memory then grows with the backlog), so the default is 10,000.
+    acking: False turns tracking off (Storm's topology.acker.executors=0): a spout
+        tuple with a ``msg_id`` is acked as soon as it is emitted.
+    spout_batch: how many ``next_tuple`` calls a spout task gets per scheduling round
+        before the bolts run; larger batches amortise the loop, smaller ones cut latency.
+    """
+
+    message_timeout: float = 30.0
+    max_spout_pending: int | None = 10_000
+    acking: bool = True
+    spout_batch: int = 128
+
+    def __post_init__(self) -> None:
+        if self.message_timeout <= 0:
+            raise TopologyError(f"message_timeout must be > 0 seconds, got {self.message_timeout}")
+        if self.max_spout_pending is not None and self.max_spout_pending < 1:
+            raise TopologyError(
+                f"max_spout_pending must be >= 1 or None, got {self.max_spout_pending}"
+            )
+        if self.spout_batch < 1:
+            raise TopologyError(f"spout_batch must be >= 1, got {self.spout_batch}")

@@ -1,0 +1,31 @@
+"""What a task knows about itself and its topology."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from compute.config import Config
+
+__all__ = ["TopologyContext"]
+
+
+@dataclass(frozen=True)
+class TopologyContext:
+    """Handed to ``Spout.open`` and ``Bolt.prepare``: one per task.
+
+    task_id is unique in the topology; task_index runs 0..parallelism-1 within the
+    component (use it to split work, e.g. partitions among spout tasks).
+    """
+
+    topology: str
+    component: str
+    task_id: int
+    task_index: int
+    parallelism: int
+    config: Config
+    component_tasks: Mapping[str, Sequence[int]] = field(repr=False)
+
+    def tasks_of(self, component: str) -> Sequence[int]:
+        """Task ids of ``component`` (for emit_direct)."""
+        return self.component_tasks[component]

@@ -1,0 +1,279 @@
+"""A worker: one thread that runs a set of tasks of one topology.
+
+Storm runs one thread per executor; in Python the GIL makes that slower, not faster,
+so a worker runs all its tasks on one thread in scheduling rounds:
+
+1. each spout task gets its completed/failed trees (``ack``/``fail``), then up to
+   ``Config.spout_batch`` ``next_tuple`` calls (fewer if ``max_spout_pending`` is hit);
+2. each bolt task, in topological order, processes its whole inbox as one batch;
+3. timers: tick tuples, message timeouts (every ~100 ms);
+4. an idle round (nothing emitted, nothing processed) sleeps 1 ms, as Storm's spout
+   wait strategy does.
+
+Parallelism across cores comes from several worker processes, each a Kafka consumer
+group member (see compute.runner); tasks inside a worker share its thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from compute.acker import Acker
+from compute.component import Bolt, Spout
+from compute.config import Config
+from compute.context import TopologyContext
+from compute.exceptions import ComputeError, IdleTimeout
+from compute.executor import BoltExecutor, Route, SpoutExecutor
+from compute.metrics import ComponentMetrics, LatencyHistogram
+from compute.topology import TopologySpec
+
+__all__ = ["Worker"]
+
+log = logging.getLogger("compute.worker")
+
+_EXPIRE_EVERY = 0.1  # seconds between message-timeout sweeps
+_IDLE_SLEEP = 0.001
+
+
+class Worker:
+    """Runs every task of ``spec`` on one thread (``start``/``stop``/``wait_idle``)."""
+
+    def __init__(self, spec: TopologySpec, config: Config) -> None:
+        self.spec = spec
+        self.config = config
+        self.acker = Acker(config.message_timeout) if config.acking else None
+        self.spouts: list[SpoutExecutor] = []
+        self.bolts: list[BoltExecutor] = []
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._active = True
+        self._want_active = True
+        self._started = threading.Event()
+        self._start_error: BaseException | None = None
+        self._idle = threading.Condition()
+        self._round = 0
+        self._idle_round = -1
+        self._began = 0.0
+        self._build()
+
+    # -- construction -------------------------------------------------------------------
+    def _build(self) -> None:
+        spec, config = self.spec, self.config
+        tasks = {c.name: list(c.task_ids) for c in spec.components.values()}
+        executors: dict[int, SpoutExecutor | BoltExecutor] = {}
+        for comp in spec.components.values():
+            for index, task_id in enumerate(comp.task_ids):
+                ctx = TopologyContext(
+                    spec.name, comp.name, task_id, index, comp.parallelism, config, tasks
+                )
+                instance = comp.make()
+                if comp.is_spout:
+                    assert isinstance(instance, Spout)
+                    executors[task_id] = SpoutExecutor(instance, ctx, self.acker)
+                else:
+                    assert isinstance(instance, Bolt)
+                    executors[task_id] = BoltExecutor(instance, ctx, self.acker)
+        inboxes = {t: ex.inbox for t, ex in executors.items() if isinstance(ex, BoltExecutor)}
+        local = frozenset(executors)
+        for ex in executors.values():
+            self._compile(ex, inboxes, local)
+        order = _topological_order(spec)
+        for name in order:
+            for t in spec.components[name].task_ids:
+                ex = executors[t]
+                (self.spouts if isinstance(ex, SpoutExecutor) else self.bolts).append(ex)  # type: ignore[arg-type]
+
+    def _compile(
+        self, ex: SpoutExecutor | BoltExecutor, inboxes: dict[int, Any], local: frozenset[int]
+    ) -> None:
+        comp = self.spec.components[ex.component]
+        routes: dict[str, list[Route]] = {}
+        direct: dict[str, dict[int, Any]] = {}
+        fields: dict[str, dict[str, int]] = {}
+        for stream, names in comp.outputs.items():
+            index = {f: i for i, f in enumerate(names)}
+            fields[stream] = index
+            routes[stream] = []
+            direct[stream] = {}
+            for target, grouping in self.spec.subscribers(comp.name, stream):
+                boxes = [inboxes[t] for t in target.task_ids]
+                if grouping.kind == "direct":
+                    direct[stream].update(zip(target.task_ids, boxes, strict=True))
+                    continue
+                routes[stream].append(
+                    grouping.chooser(
+                        boxes, target.task_ids, index, ex.task_id, local, ex.context, stream
+                    )
+                )
+        ex.compile_routes(routes, direct, fields)  # type: ignore[arg-type]
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Open spouts and prepare bolts on the worker thread, then run; raises
+        ComputeError if any of them raised."""
+        self._thread = threading.Thread(
+            target=self._main, name=f"worker-{self.spec.name}", daemon=True
+        )
+        self._thread.start()
+        self._started.wait()
+        if self._start_error is not None:
+            raise ComputeError(
+                f"topology {self.spec.name!r} failed to start: {self._start_error!r}"
+            ) from self._start_error
+
+    def _main(self) -> None:
+        try:
+            for s in self.spouts:
+                s.spout.open(s.context)
+            for b in self.bolts:
+                b.bolt.prepare(b.context)
+        except BaseException as exc:
+            self._start_error = exc
+            self._started.set()
+            return
+        self._started.set()
+        try:
+            self._loop()
+        finally:
+            self._shutdown_components()
+
+    def _loop(self) -> None:
+        spouts, bolts, acker, config = self.spouts, self.bolts, self.acker, self.config
+        batch, max_pending = config.spout_batch, config.max_spout_pending
+        now = time.monotonic()
+        self._began = now
+        for b in bolts:
+            if b.tick_seconds:
+                b.next_tick = now + b.tick_seconds
+        next_expire = now + _EXPIRE_EVERY
+        stop = self._stop
+        while not stop.is_set():
+            busy = False
+            if self._want_active is not self._active:
+                self._switch_activation()
+            for s in spouts:
+                if s.done:
+                    s.deliver_done()
+                    busy = True
+                if self._active and s.next_tuples(batch, max_pending):
+                    busy = True
+            for b in bolts:
+                if b.inbox:
+                    b.run_batch()
+                    busy = True
+            now = time.monotonic()
+            for b in bolts:
+                if b.tick_seconds and now >= b.next_tick:
+                    b.next_tick = now + b.tick_seconds
+                    b.tick()
+            if acker is not None and now >= next_expire:
+                next_expire = now + _EXPIRE_EVERY
+                if acker.expire():
+                    busy = True
+            self._round += 1
+            if not busy:
+                if acker is None or not len(acker):
+                    with self._idle:
+                        self._idle_round = self._round
+                        self._idle.notify_all()
+                stop.wait(_IDLE_SLEEP)
+
+    def _switch_activation(self) -> None:
+        self._active = self._want_active
+        for s in self.spouts:
+            try:
+                s.spout.activate() if self._active else s.spout.deactivate()
+            except Exception:
+                log.exception("error (de)activating spout %r task %d", s.component, s.task_id)
+
+    def _shutdown_components(self) -> None:
+        for s in self.spouts:
+            try:
+                s.spout.close()
+            except Exception:
+                log.exception("error closing spout %r task %d", s.component, s.task_id)
+        for b in self.bolts:
+            try:
+                b.bolt.cleanup()
+            except Exception:
+                log.exception("error in cleanup of bolt %r task %d", b.component, b.task_id)
+
+    def deactivate(self) -> None:
+        """Stop calling ``next_tuple`` (trees in flight still complete)."""
+        self._want_active = False
+
+    def activate(self) -> None:
+        self._want_active = True
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wait_idle(self, timeout: float) -> None:
+        """Block until a whole round passes with nothing emitted, processed or pending."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            start = self._round
+            while self._idle_round <= start:
+                if self._thread is not None and not self._thread.is_alive():
+                    raise ComputeError(f"topology {self.spec.name!r} is not running")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    pending = len(self.acker) if self.acker is not None else 0
+                    raise IdleTimeout(
+                        f"topology {self.spec.name!r} not idle after {timeout}s "
+                        f"({pending} tuple trees pending)"
+                    )
+                self._idle.wait(min(left, 0.05))
+
+    # -- metrics ------------------------------------------------------------------------
+    def metrics(self) -> dict[str, ComponentMetrics]:
+        """Per component; read from another thread, so figures are approximate."""
+        wall = max(time.monotonic() - self._began, 1e-9) if self._began else 1e-9
+        out: dict[str, ComponentMetrics] = {}
+        for name, comp in self.spec.components.items():
+            out[name] = ComponentMetrics(name, comp.parallelism)
+        hist: dict[str, LatencyHistogram] = {}
+        for s in self.spouts:
+            m = out[s.component]
+            m.emitted += s.emitted
+            m.acked += s.acked
+            m.failed += s.failed
+            hist.setdefault(s.component, LatencyHistogram()).merge(s.complete_latency)
+        for name, h in hist.items():
+            out[name].complete_latency_ms_p50 = h.quantile(0.5) * 1e3
+            out[name].complete_latency_ms_p99 = h.quantile(0.99) * 1e3
+        busy: dict[str, float] = {}
+        seconds: dict[str, float] = {}
+        for b in self.bolts:
+            m = out[b.component]
+            m.emitted += b.emitted
+            m.acked += b.acked
+            m.failed += b.failed
+            m.executed += b.executed
+            seconds[b.component] = seconds.get(b.component, 0.0) + b.execute_seconds
+            busy[b.component] = max(busy.get(b.component, 0.0), b.execute_seconds / wall)
+        for name, total in seconds.items():
+            m = out[name]
+            m.execute_latency_ms = total / m.executed * 1e3 if m.executed else 0.0
+            m.capacity = busy[name]
+        return out
+
+
+def _topological_order(spec: TopologySpec) -> list[str]:
+    """Spouts first, then bolts after their sources where the graph allows (cycles keep
+    declaration order), so one round carries tuples as far downstream as it can."""
+    order: list[str] = [c.name for c in spec.spouts]
+    placed = set(order)
+    remaining = [c for c in spec.bolts]
+    while remaining:
+        ready = [c for c in remaining if all(s.source in placed for s in c.inputs)]
+        pick = ready[0] if ready else remaining[0]
+        order.append(pick.name)
+        placed.add(pick.name)
+        remaining.remove(pick)
+    return order

@@ -18,6 +18,7 @@ from compute.exceptions import (
 from compute.metrics import ComponentMetrics
 from compute.topology import Topology
 from compute.tuple import Tuple
+from compute.window import TupleWindow, WindowedBolt, WindowSpec, sliding, tumbling
 
 __all__ = [
     "Bolt",
@@ -33,4 +34,9 @@ __all__ = [
     "TopologyContext",
     "TopologyError",
     "Tuple",
+    "TupleWindow",
+    "WindowSpec",
+    "WindowedBolt",
+    "sliding",
+    "tumbling",
 ]

@@ -1,0 +1,1 @@
+"""Benchmarks that print figures (never timed asserts). Run them with ``make bench``."""

@@ -1,0 +1,34 @@
+"""``make bench``: every benchmark, one after another, each printing its own figures.
+
+python -m bench                 all of them, with their default sizes
+python -m bench compute ...     one of them; further arguments go to it
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# module -> arguments used by `make bench`
+SUITE: dict[str, list[str]] = {
+    "compute": ["--tuples", "10000000"],
+}
+
+
+def main() -> None:
+    if len(sys.argv) > 1:
+        name, args = sys.argv[1], sys.argv[2:]
+        importlib.import_module(f"bench.{name}").main(args)
+        return
+    for name, args in SUITE.items():
+        try:
+            module = importlib.import_module(f"bench.{name}")
+        except ImportError as exc:
+            print(f"== {name}: skipped ({exc})")
+            continue
+        module.main(args)
+        print()
+
+
+if __name__ == "__main__":
+    main()

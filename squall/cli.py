@@ -50,7 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--generate", metavar="RATE", type=float, help="generate live traffic, events per second"
     )
 
-    sub.add_parser("collector", help="run the HTTP log collector alone")
+    collector = sub.add_parser("collector", help="run the HTTP log collector alone")
+    collector.add_argument(
+        "--config", metavar="FILE", help="agent config, TOML or JSON (SQUALL_COLLECTOR_CONFIG)"
+    )
+    collector.add_argument("--host", help="listen address (SQUALL_COLLECTOR_HOST, 127.0.0.1)")
+    collector.add_argument("--port", type=int, help="listen port (SQUALL_COLLECTOR_PORT, 8100)")
 
     send = sub.add_parser("send", help="ship a log file to the collector")
     send.add_argument("file", metavar="FILE", help="log file to send ('-' for standard input)")
@@ -58,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--url", help="collector URL (default http://127.0.0.1:8100)")
     send.add_argument("--batch", type=int, default=1000, help="lines per request (1000)")
     send.add_argument("--token", help="bearer token, if the collector requires one")
+    send.add_argument("--gzip", action="store_true", help="compress each request")
 
     topology = sub.add_parser("topology", help="run a compute topology")
     tsub = topology.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -1,0 +1,236 @@
+"""Flume's HTTP source as a FastAPI app: the collector's HTTP contract (design.md).
+
+    POST /events, POST /   Flume JSONHandler: [{"headers": {...}, "body": "..."}]
+    POST /v1/logs          raw lines (text/plain) or NDJSON; ?k=v query -> headers
+    GET  /healthz          liveness plus channel and sink state
+    GET  /metrics          Prometheus text
+
+Per request: auth -> media type -> read (size limit) -> gunzip (limit) -> decode ->
+validate all -> interceptors -> one channel transaction -> 200 once durable. Anything
+wrong with the request is a 4xx naming what and where; a full channel is 503 with
+Retry-After; the channel is untouched by every rejected request.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request, Response
+from starlette.requests import ClientDisconnect
+
+from ingest.channels.base import Channel
+from ingest.event import Event
+from ingest.exceptions import (
+    BadRequest,
+    ChannelError,
+    ChannelFull,
+    PayloadTooLarge,
+    RequestRejected,
+    UnsupportedMediaType,
+)
+from ingest.interceptors import InterceptorChain
+from ingest.metrics import IngestMetrics
+from ingest.source.auth import TokenAuth
+from ingest.source.decode import content_type, decode_text, gunzip, utf8_error
+from ingest.source.formats import (
+    Limits,
+    check_headers,
+    parse_flume_json,
+    parse_lines,
+    parse_ndjson,
+)
+
+__all__ = ["HttpSource"]
+
+_JSON_MEDIA = frozenset({"", "application/json"})
+_LINES_MEDIA = frozenset({"", "text/plain"})
+_NDJSON_MEDIA = frozenset(
+    {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
+)
+_JSON_HEADERS = {"content-type": "application/json"}
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps({"error": message, "status": status}),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+class HttpSource:
+    """Turns HTTP requests into channel transactions."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        chain: InterceptorChain,
+        metrics: IngestMetrics,
+        limits: Limits | None = None,
+        auth: TokenAuth | None = None,
+        health: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        self.channel = channel
+        self.chain = chain
+        self.metrics = metrics
+        self.limits = limits or Limits()
+        self.auth = auth or TokenAuth(())
+        self._health = health or (lambda: {})
+
+    # -- endpoints -----------------------------------------------------------------
+    async def post_events(self, request: Request) -> Response:
+        return await self._handle(request, self._events_body)
+
+    async def post_logs(self, request: Request) -> Response:
+        return await self._handle(request, self._logs_body)
+
+    async def healthz(self) -> Response:
+        s = self.channel.stats()
+        doc = {
+            "status": "ok",
+            "channel": {
+                "type": self.channel.name,
+                "events": s.events,
+                "bytes": s.bytes,
+                "capacity_events": s.capacity_events,
+                "capacity_bytes": s.capacity_bytes,
+                "oldest_age_seconds": round(s.oldest_age, 3),
+            },
+            **self._health(),
+        }
+        return Response(orjson.dumps(doc), media_type="application/json")
+
+    async def metrics_text(self) -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        return Response(self.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    def app(
+        self, lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None
+    ) -> FastAPI:
+        """The FastAPI application serving this source."""
+        app = FastAPI(
+            title="Squall collector",
+            lifespan=lifespan,
+            docs_url=None,
+            redoc_url=None,
+            openapi_url=None,
+        )
+        app.add_api_route("/events", self.post_events, methods=["POST"])
+        app.add_api_route("/", self.post_events, methods=["POST"])
+        app.add_api_route("/v1/logs", self.post_logs, methods=["POST"])
+        app.add_api_route("/healthz", self.healthz, methods=["GET"])
+        app.add_api_route("/metrics", self.metrics_text, methods=["GET"])
+        return app
+
+    # -- the request path ----------------------------------------------------------
+    async def _handle(
+        self, request: Request, parse: Callable[[Request, bytes, str, str], list[Event]]
+    ) -> Response:
+        start = time.perf_counter()
+        metrics = self.metrics
+        try:
+            self.auth.check(request.headers.get("authorization"))
+            media, charset = content_type(request.headers.get("content-type"))
+            body = await self._read(request)
+            events = parse(request, body, media, charset)
+            n = len(events)
+            events = self.chain(events)
+            if len(events) != n:
+                metrics.filtered_events.inc(n - len(events))
+            if events:
+                tx = self.channel.transaction()
+                tx.put(events)
+                await tx.commit_async()
+        except RequestRejected as exc:
+            metrics.rejected_requests.labels(exc.reason).inc()
+            headers = {"www-authenticate": "Bearer"} if exc.status == 401 else None
+            return _error(exc.status, str(exc), headers)
+        except ChannelFull as exc:
+            metrics.rejected_requests.labels("channel_full").inc()
+            retry = str(max(1, math.ceil(exc.retry_after)))
+            return _error(503, str(exc), {"retry-after": retry})
+        except ChannelError as exc:
+            metrics.rejected_requests.labels("channel_error").inc()
+            return _error(503, str(exc), {"retry-after": "1"})
+        except ClientDisconnect:
+            metrics.rejected_requests.labels("client_disconnect").inc()
+            return _error(400, "the client disconnected before sending the whole body")
+        metrics.accepted_requests.inc()
+        metrics.accepted_events.inc(len(events))
+        metrics.request_seconds.observe(time.perf_counter() - start)
+        return Response(b'{"accepted":%d}' % len(events), media_type="application/json")
+
+    async def _read(self, request: Request) -> bytes:
+        limits = self.limits
+        encoding = request.headers.get("content-encoding", "").strip().lower()
+        if encoding not in ("", "identity", "gzip", "x-gzip"):
+            raise UnsupportedMediaType(
+                f"Content-Encoding {encoding!r} is not supported; send gzip or no encoding"
+            )
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            try:
+                size = int(declared)
+            except ValueError:
+                raise BadRequest(f"Content-Length {declared!r} is not a number") from None
+            if size > limits.max_body_bytes:
+                raise PayloadTooLarge(
+                    f"body of {size} bytes is over the {limits.max_body_bytes}-byte limit; "
+                    f"send smaller requests"
+                )
+        chunks: list[bytes] = []
+        total = 0
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > limits.max_body_bytes:
+                raise PayloadTooLarge(
+                    f"body is over the {limits.max_body_bytes}-byte limit; send smaller requests"
+                )
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        if not body:
+            raise BadRequest("request body is empty; send events (see the collector's docs)")
+        if encoding in ("gzip", "x-gzip"):
+            body = gunzip(body, limits.max_decompressed_bytes)
+            if not body:
+                raise BadRequest("gzip body decompresses to nothing; send events")
+        return body
+
+    def _events_body(self, request: Request, body: bytes, media: str, charset: str) -> list[Event]:
+        if media not in _JSON_MEDIA:
+            raise UnsupportedMediaType(
+                f"Content-Type {media!r} is not accepted at {request.url.path}: send "
+                f"application/json (Flume JSONHandler events), or raw lines or NDJSON "
+                f"to /v1/logs"
+            )
+        try:
+            if charset == "utf-8":
+                data = orjson.loads(body[3:] if body.startswith(b"\xef\xbb\xbf") else body)
+            else:
+                data = orjson.loads(decode_text(body, charset))
+        except orjson.JSONDecodeError as exc:
+            problem = utf8_error(body) if charset == "utf-8" else None
+            raise BadRequest(problem or f"body is not valid JSON: {exc}") from exc
+        return parse_flume_json(data, self.limits)
+
+    def _logs_body(self, request: Request, body: bytes, media: str, charset: str) -> list[Event]:
+        if media in _LINES_MEDIA:
+            parse = parse_lines
+        elif media in _NDJSON_MEDIA:
+            parse = parse_ndjson
+        else:
+            raise UnsupportedMediaType(
+                f"Content-Type {media!r} is not accepted at /v1/logs: send text/plain "
+                f"(one log line per event) or application/x-ndjson (one JSON object per line)"
+            )
+        base = dict(request.query_params)
+        if base:
+            check_headers(base, self.limits, "query parameters")
+        return parse(decode_text(body, charset), base, self.limits)

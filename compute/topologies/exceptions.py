@@ -1,8 +1,9 @@
-"""Errors of the standard topologies.
+"""Errors of the standard topologies (under the compute tier's root).
 
     SquallError
-    └── TopologyError                a standard topology could not do its job
-        └── RowFormatError           bytes on ``logs.metrics`` are not an aggregate row
+    └── compute.ComputeError
+        ├── RowFormatError        bytes on ``logs.metrics`` are not an aggregate row
+        └── SchemaMismatchError   squall/schema.py has columns a topology cannot compute
 
 Unparseable *events* are not errors: the parser returns a reason and the event goes to
 ``logs.deadletter``. Errors here mean a contract between stages was broken.
@@ -10,14 +11,14 @@ Unparseable *events* are not errors: the parser returns a reason and the event g
 
 from __future__ import annotations
 
-from squall.exceptions import SquallError
+from compute.exceptions import ComputeError
 
-__all__ = ["RowFormatError", "TopologyError"]
-
-
-class TopologyError(SquallError):
-    """A standard topology (compute/topologies/) could not do its job."""
+__all__ = ["RowFormatError", "SchemaMismatchError"]
 
 
-class RowFormatError(TopologyError):
+class RowFormatError(ComputeError, ValueError):
     """A ``logs.metrics`` record is not an aggregate row of squall/schema.py."""
+
+
+class SchemaMismatchError(ComputeError):
+    """squall/schema.py declares columns that a standard topology does not compute."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from compute.topologies.exceptions import TopologyError
+from compute.topologies.exceptions import SchemaMismatchError
 from compute.topologies.log_metrics.eventtime import minute_iso
 from compute.topologies.log_metrics.parse import ParsedEvent
 from compute.topologies.log_metrics.rows import Row
@@ -43,7 +43,7 @@ if tuple(m.name for m in METRICS) != _COMPUTED or DIMENSIONS != (
     "status_class",
     "status",
 ):
-    raise TopologyError(
+    raise SchemaMismatchError(
         "squall/schema.py DIMENSIONS/METRICS differ from what the log-metrics aggregator "
         f"computes (metrics {_COMPUTED}); teach compute/topologies/log_metrics/aggregate.py "
         "the new columns"

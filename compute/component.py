@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from compute.context import TopologyContext
+from compute.context import Checkpoint, TopologyContext
 from compute.exceptions import ComputeError
 from compute.tuple import Tuple
 
@@ -63,6 +63,12 @@ class Spout(Component):
     def fail(self, msg_id: Any) -> None:
         """The tree rooted at ``msg_id`` failed or timed out; replay it if it matters."""
 
+    def snapshot(self) -> Any:
+        """Where to resume after a crash, at a checkpoint (see Config.checkpoint_interval):
+        every tuple emitted so far has been processed. A broker spout returns the next
+        offset to read per partition. None (the default) means nothing to record."""
+        return None
+
     def activate(self) -> None:
         """The topology (re)started calling ``next_tuple``."""
 
@@ -109,6 +115,13 @@ class Bolt(Component):
 
     def process_tick(self) -> None:
         """Called every ``tick_seconds`` seconds, between tuples."""
+
+    def pre_commit(self, checkpoint: Checkpoint) -> None:
+        """At a checkpoint (see Config.checkpoint_interval), after every upstream bolt's
+        ``pre_commit`` and after the tuples those emitted have been processed here.
+        Flush state downstream, or commit output together with
+        ``checkpoint.positions``. Raising stops the worker: it restarts from the last
+        committed positions (fail-fast, as a Storm worker does)."""
 
     def cleanup(self) -> None:
         """Called once when the topology stops (not guaranteed after a crash)."""

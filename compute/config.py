@@ -20,6 +20,11 @@ class Config:
         memory then grows with the backlog), so the default is 10,000.
     acking: False turns tracking off (Storm's topology.acker.executors=0): a spout
         tuple with a ``msg_id`` is acked as soon as it is emitted.
+    checkpoint_interval: seconds between checkpoints (Storm's
+        topology.state.checkpoint.interval), or None for none. At a checkpoint every
+        emitted tuple has been processed, spouts report their position
+        (``Spout.snapshot``) and bolts commit in topological order (``Bolt.pre_commit``):
+        the consistent cut that exactly-once sinks commit together with their output.
     spout_batch: how many ``next_tuple`` calls a spout task gets per scheduling round
         before the bolts run; larger batches amortise the loop, smaller ones cut latency.
     """
@@ -28,6 +33,7 @@ class Config:
     max_spout_pending: int | None = 10_000
     acking: bool = True
     spout_batch: int = 128
+    checkpoint_interval: float | None = None
 
     def __post_init__(self) -> None:
         if self.message_timeout <= 0:
@@ -35,6 +41,10 @@ class Config:
         if self.max_spout_pending is not None and self.max_spout_pending < 1:
             raise TopologyError(
                 f"max_spout_pending must be >= 1 or None, got {self.max_spout_pending}"
+            )
+        if self.checkpoint_interval is not None and self.checkpoint_interval <= 0:
+            raise TopologyError(
+                f"checkpoint_interval must be > 0 seconds or None, got {self.checkpoint_interval}"
             )
         if self.spout_batch < 1:
             raise TopologyError(f"spout_batch must be >= 1, got {self.spout_batch}")

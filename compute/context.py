@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from compute.config import Config
 
-__all__ = ["TopologyContext"]
+__all__ = ["Checkpoint", "TopologyContext"]
 
 
 @dataclass(frozen=True)
@@ -29,3 +29,13 @@ class TopologyContext:
     def tasks_of(self, component: str) -> Sequence[int]:
         """Task ids of ``component`` (for emit_direct)."""
         return self.component_tasks[component]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A consistent cut of a worker: ``positions[spout_component][task_id]`` is what
+    each spout task's ``snapshot`` returned, and every tuple emitted before it has been
+    processed by every bolt. ``id`` grows by one per checkpoint."""
+
+    id: int
+    positions: Mapping[str, Mapping[int, object]]

@@ -6,7 +6,8 @@ so a worker runs all its tasks on one thread in scheduling rounds:
 1. each spout task gets its completed/failed trees (``ack``/``fail``), then up to
    ``Config.spout_batch`` ``next_tuple`` calls (fewer if ``max_spout_pending`` is hit);
 2. each bolt task, in topological order, processes its whole inbox as one batch;
-3. timers: tick tuples, message timeouts (every ~100 ms);
+3. timers: tick tuples, checkpoints (``Config.checkpoint_interval``), message
+   timeouts (every ~100 ms);
 4. an idle round (nothing emitted, nothing processed) sleeps 1 ms, as Storm's spout
    wait strategy does.
 
@@ -24,7 +25,7 @@ from typing import Any
 from compute.acker import Acker
 from compute.component import Bolt, Spout
 from compute.config import Config
-from compute.context import TopologyContext
+from compute.context import Checkpoint, TopologyContext
 from compute.exceptions import ComputeError, IdleTimeout
 from compute.executor import BoltExecutor, Route, SpoutExecutor
 from compute.metrics import ComponentMetrics, LatencyHistogram
@@ -57,6 +58,8 @@ class Worker:
         self._round = 0
         self._idle_round = -1
         self._began = 0.0
+        self._checkpoint_id = 0
+        self.crashed: BaseException | None = None
         self._build()
 
     # -- construction -------------------------------------------------------------------
@@ -137,8 +140,13 @@ class Worker:
         self._started.set()
         try:
             self._loop()
+        except BaseException as exc:
+            self.crashed = exc
+            log.critical("topology %r stopped: %r", self.spec.name, exc, exc_info=exc)
         finally:
             self._shutdown_components()
+            with self._idle:
+                self._idle.notify_all()
 
     def _loop(self) -> None:
         spouts, bolts, acker, config = self.spouts, self.bolts, self.acker, self.config
@@ -149,6 +157,8 @@ class Worker:
             if b.tick_seconds:
                 b.next_tick = now + b.tick_seconds
         next_expire = now + _EXPIRE_EVERY
+        checkpoint_every = config.checkpoint_interval
+        next_checkpoint = now + (checkpoint_every or 0.0)
         stop = self._stop
         while not stop.is_set():
             busy = False
@@ -169,6 +179,10 @@ class Worker:
                 if b.tick_seconds and now >= b.next_tick:
                     b.next_tick = now + b.tick_seconds
                     b.tick()
+                    busy = True  # a tick may emit or ack: not an idle round
+            if checkpoint_every and now >= next_checkpoint:
+                next_checkpoint = now + checkpoint_every
+                self.checkpoint()
             if acker is not None and now >= next_expire:
                 next_expire = now + _EXPIRE_EVERY
                 if acker.expire():
@@ -180,6 +194,30 @@ class Worker:
                         self._idle_round = self._round
                         self._idle.notify_all()
                 stop.wait(_IDLE_SLEEP)
+
+    def _drain(self) -> None:
+        """Run bolts until no tuple is in flight inside this worker."""
+        bolts = self.bolts
+        while any(b.inbox for b in bolts):
+            for b in bolts:
+                if b.inbox:
+                    b.run_batch()
+
+    def checkpoint(self) -> Checkpoint:
+        """Take a consistent cut: drain, snapshot spouts, then ``pre_commit`` each bolt
+        in topological order, draining after each so its output reaches downstream
+        bolts before their turn. Runs on the worker thread; an exception is fatal."""
+        self._drain()
+        positions: dict[str, dict[int, object]] = {}
+        for s in self.spouts:
+            s.deliver_done()
+            positions.setdefault(s.component, {})[s.task_id] = s.spout.snapshot()
+        self._checkpoint_id += 1
+        cp = Checkpoint(self._checkpoint_id, positions)
+        for b in self.bolts:
+            b.bolt.pre_commit(cp)
+            self._drain()
+        return cp
 
     def _switch_activation(self) -> None:
         self._active = self._want_active
@@ -220,7 +258,10 @@ class Worker:
             start = self._round
             while self._idle_round <= start:
                 if self._thread is not None and not self._thread.is_alive():
-                    raise ComputeError(f"topology {self.spec.name!r} is not running")
+                    raise ComputeError(
+                        f"topology {self.spec.name!r} is not running"
+                        + (f": it crashed with {self.crashed!r}" if self.crashed else "")
+                    ) from self.crashed
                 left = deadline - time.monotonic()
                 if left <= 0:
                     pending = len(self.acker) if self.acker is not None else 0

@@ -79,5 +79,10 @@ def load_settings(
         unknown = set(overrides) - known
         if unknown:
             raise ConfigError(f"unknown settings {sorted(unknown)}; known: {sorted(known)}")
-        settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+        converted = {
+            k: _CONVERTERS[k](v) if isinstance(v, str) and k in _CONVERTERS else v
+            for k, v in overrides.items()
+            if v is not None
+        }
+        settings = replace(settings, **converted)  # type: ignore[arg-type]
     return settings

@@ -1,0 +1,158 @@
+"""``BrokerSpout``: a topic read by a consumer-group member, one tuple per record.
+
+Offsets follow Storm's KafkaSpout: a partition's position is its *lowest unacked
+offset* (or the next offset to read when nothing is in flight), so a crash never skips
+a record whose tree did not complete. Failed tuples are re-emitted from memory. On a
+rebalance the spout stops emitting for revoked partitions and forgets their pending
+trees without committing them; the new owner resumes from the committed offset.
+
+Two ways to commit the position:
+
+* ``commit="auto"``: the spout commits it itself every ``commit_interval`` seconds
+  (at-least-once);
+* ``commit="checkpoint"``: the spout only reports it in ``snapshot()``, and a
+  transactional sink (``BrokerSink``) commits it in the same transaction as the
+  output (exactly-once).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any, Literal
+
+from compute.component import Spout
+from compute.context import TopologyContext
+from squall.broker import Broker, Consumer, Record, TopicPartition, open_broker
+
+__all__ = ["BrokerSpout"]
+
+MsgId = tuple[TopicPartition, int]
+
+_EMPTY_POLL_BACKOFF = 0.02  # seconds to wait after an empty poll
+
+
+class BrokerSpout(Spout):
+    """Emits ``[key, value]`` per record (override ``to_values`` to decode).
+
+    Each task is one member of ``group``; give the spout as many tasks as you want
+    consumers (more than the topic has partitions leaves some idle).
+    """
+
+    outputs = ["key", "value"]
+
+    def __init__(
+        self,
+        broker_url: str,
+        topic: str,
+        group: str,
+        commit: Literal["auto", "checkpoint"] = "auto",
+        commit_interval: float = 1.0,
+        max_poll_records: int = 500,
+    ) -> None:
+        self.broker_url = broker_url
+        self.topic = topic
+        self.group = group
+        self.commit_mode = commit
+        self.commit_interval = commit_interval
+        self.max_poll_records = max_poll_records
+
+    # -- decoding hook -------------------------------------------------------------------
+    def to_values(self, record: Record) -> list[Any] | None:
+        """The tuple for ``record``, or None to skip it (it then counts as done)."""
+        return [record.key, record.value]
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def open(self, context: TopologyContext) -> None:
+        self._queue: deque[Record] = deque()
+        self._retry: deque[MsgId] = deque()
+        self._pending: dict[MsgId, list[Any]] = {}  # in flight or failed: values to replay
+        self._inflight: dict[TopicPartition, set[int]] = {}
+        self._next: dict[TopicPartition, int] = {}
+        self._committed: dict[TopicPartition, int] = {}
+        self._poll_after = 0.0
+        self._commit_after = time.monotonic() + self.commit_interval
+        self._broker: Broker = open_broker(self.broker_url)
+        self._consumer: Consumer = self._broker.consumer(
+            self.group, [self.topic], on_assign=self._assigned, on_revoke=self._revoked
+        )
+
+    def close(self) -> None:
+        if self.commit_mode == "auto":
+            self._commit()
+        self._consumer.close()
+        self._broker.close()
+
+    # -- emitting ------------------------------------------------------------------------
+    def next_tuple(self) -> None:
+        if self._retry:
+            msg_id = self._retry.popleft()
+            values = self._pending.get(msg_id)
+            if values is not None:
+                self.emit(values, msg_id=msg_id)
+            return
+        queue = self._queue
+        if not queue:
+            now = time.monotonic()
+            if self.commit_mode == "auto" and now >= self._commit_after:
+                self._commit_after = now + self.commit_interval
+                self._commit()
+            if now < self._poll_after:
+                return
+            records = self._consumer.poll(max_records=self.max_poll_records, timeout=0)
+            if not records:
+                self._poll_after = now + _EMPTY_POLL_BACKOFF
+                return
+            queue.extend(records)
+        record = queue.popleft()
+        tp = TopicPartition(record.topic, record.partition)
+        self._next[tp] = record.offset + 1
+        values = self.to_values(record)
+        if values is None:
+            return
+        msg_id = (tp, record.offset)
+        self._pending[msg_id] = values
+        inflight = self._inflight.get(tp)
+        if inflight is None:
+            inflight = self._inflight[tp] = set()
+        inflight.add(record.offset)
+        self.emit(values, msg_id=msg_id)
+
+    def ack(self, msg_id: MsgId) -> None:
+        if self._pending.pop(msg_id, None) is not None:
+            self._inflight[msg_id[0]].discard(msg_id[1])
+
+    def fail(self, msg_id: MsgId) -> None:
+        if msg_id in self._pending:
+            self._retry.append(msg_id)
+
+    # -- positions -----------------------------------------------------------------------
+    def positions(self) -> dict[TopicPartition, int]:
+        """Per owned partition: the lowest unacked offset, else the next one to read."""
+        out = {}
+        for tp, nxt in self._next.items():
+            inflight = self._inflight.get(tp)
+            out[tp] = min(inflight) if inflight else nxt
+        return out
+
+    def snapshot(self) -> dict[TopicPartition, int]:
+        return self.positions()
+
+    def _commit(self) -> None:
+        changed = {tp: o for tp, o in self.positions().items() if self._committed.get(tp) != o}
+        if changed:
+            self._consumer.commit(changed)
+            self._committed.update(changed)
+
+    # -- rebalance -----------------------------------------------------------------------
+    def _assigned(self, tps: set[TopicPartition]) -> None:
+        """Nothing to do: the consumer resumes each partition from its committed offset."""
+
+    def _revoked(self, tps: set[TopicPartition]) -> None:
+        """Forget the partitions' records and trees: the new owner replays them."""
+        self._queue = deque(r for r in self._queue if (r.topic, r.partition) not in tps)
+        for tp in tps:
+            self._next.pop(tp, None)
+            self._committed.pop(tp, None)
+            for offset in self._inflight.pop(tp, ()):
+                self._pending.pop((tp, offset), None)

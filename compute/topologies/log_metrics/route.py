@@ -53,6 +53,8 @@ _TOKEN = re.compile(r"[A-Za-z0-9_-]{12,}")
 _DIGIT = re.compile(r"\d")
 _UPPER = re.compile(r"[A-Z]")
 _LOWER = re.compile(r"[a-z]")
+_WORDS_LIMIT = 65536
+_words: dict[str, bool] = {}
 
 
 def template_route(target: str) -> str:
@@ -79,25 +81,41 @@ def _template_path(path: str) -> str:
     if len(segments) > MAX_SEGMENTS:
         segments = [*segments[:MAX_SEGMENTS], "*"]
         trailing = False
-    route = "/" + "/".join([ID if _is_id(s) else s for s in segments])
+    route = "/" + "/".join([ID if _is_id(s) else s for s in segments])  # hot on cache misses
     return route + "/" if trailing else route
 
 
 def _is_id(segment: str) -> bool:
+    if segment.isdigit():  # the commonest id; Unicode digits are not names either
+        return True
+    known = _words.get(segment)
+    if known is not None:
+        return known
+    result = _looks_like_id(segment)
+    if not result:  # words repeat, ids rarely do: remember only words
+        if len(_words) >= _WORDS_LIMIT:
+            _words.clear()
+        _words[segment] = result
+    return result
+
+
+def _looks_like_id(segment: str) -> bool:
     length = len(segment)
     if length > MAX_SEGMENT_LENGTH:
         return True
-    if segment.isdigit():  # 123, 20150517 (Unicode digits too: still not a name)
-        return True
-    if _FILE.fullmatch(segment):
+    if length < 4 or _FILE.fullmatch(segment):
         return False
+    if length >= 8 and _HEX.fullmatch(segment):
+        return length >= 16 or _DIGIT.search(segment) is not None
     if length == 36 and _UUID.fullmatch(segment):
         return True
     digits = len(_DIGIT.findall(segment))
-    if _HEX.fullmatch(segment) and (length >= 16 or digits):
-        return True
     if digits >= 4 and digits * 2 >= length:
         return True
     return bool(
-        digits and _TOKEN.fullmatch(segment) and _UPPER.search(segment) and _LOWER.search(segment)
+        digits
+        and length >= 12
+        and _TOKEN.fullmatch(segment)
+        and _UPPER.search(segment)
+        and _LOWER.search(segment)
     )

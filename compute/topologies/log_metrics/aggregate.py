@@ -79,7 +79,11 @@ class MinuteAggregator:
         self.add_all((event,))
 
     def add_all(self, events: Iterable[ParsedEvent]) -> None:
-        """Count parsed events. Hot path: one dict lookup and a few list updates each."""
+        """Count parsed events. Hot path: one dict lookup and a few list updates each.
+
+        Any sequence of the ``ParsedEvent`` values in field order works at run time (a
+        tuple's ``values`` as the parse bolt emitted them), so bolts need not convert.
+        """
         cells = self._cells
         get = cells.get
         empty = _EMPTY_CELL

@@ -182,3 +182,15 @@ def test_unique_users_within_two_percent(distinct: int) -> None:
     (row,) = aggregator.flush()
     estimate = row["users_sketch"].get_estimate()
     assert abs(estimate - distinct) <= 0.02 * distinct, estimate
+
+
+def test_tuple_values_are_accepted_as_events() -> None:
+    event = ParsedEvent(0, "s", "GET", "/", 500, 3, 2.0, "u")
+    by_record, by_values = MinuteAggregator(), MinuteAggregator()
+    by_record.add(event)
+    by_values.add(list(event))  # type: ignore[arg-type]  # values, as a bolt receives them
+    (a,), (b,) = by_record.flush(), by_values.flush()
+    assert {k: v for k, v in a.items() if not k.endswith("sketch")} == {
+        k: v for k, v in b.items() if not k.endswith("sketch")
+    }
+    assert (a["errors"], b["errors"]) == (1, 1)

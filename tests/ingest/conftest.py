@@ -1,0 +1,105 @@
+"""Fixtures for the collector tests: a real uvicorn server in a thread, and a sink whose
+availability a test can switch (a real sink writing JSON lines, not a mock)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+import uvicorn
+
+from ingest.agent import Agent
+from ingest.channels import Channel
+from ingest.event import Event
+from ingest.exceptions import SinkError
+from ingest.sinks import FileSink
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll ``condition`` until true; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.01)
+
+
+class GateSink(FileSink):
+    """A file sink that refuses batches while its gate is closed (a broker outage)."""
+
+    name = "gate"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.gate = threading.Event()
+        self.gate.set()
+        self.refused = 0
+
+    def process(self, events: list[Event]) -> None:
+        if not self.gate.is_set():
+            self.refused += 1
+            raise SinkError("test outage: the gate is closed")
+        super().process(events)
+
+    def delivered(self) -> list[dict[str, object]]:
+        if not self.path.exists():
+            return []
+        return [orjson.loads(line) for line in self.path.read_bytes().splitlines()]
+
+
+class LiveServer:
+    """uvicorn serving an app on 127.0.0.1 in a background thread."""
+
+    def __init__(self, app: object) -> None:
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)  # type: ignore[arg-type]
+        self.server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True
+        )
+
+    def __enter__(self) -> LiveServer:
+        self._thread.start()
+        wait_for(lambda: self.server.started, what="uvicorn to start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self._thread.join(timeout=30)
+        self._sock.close()
+
+
+@pytest.fixture
+def gate_sink(tmp_path: Path) -> GateSink:
+    return GateSink(tmp_path / "delivered.jsonl")
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Agent], httpx.Client]]:
+    """``serve(agent)`` starts a live server for the agent and returns a client for it."""
+    stack: list[tuple[LiveServer, httpx.Client]] = []
+
+    def start(agent: Agent) -> httpx.Client:
+        server = LiveServer(agent.app).__enter__()
+        client = httpx.Client(base_url=server.url, timeout=30)
+        stack.append((server, client))
+        return client
+
+    yield start
+    for server, client in reversed(stack):
+        client.close()
+        server.__exit__()
+
+
+def channel_state(channel: Channel) -> tuple[int, int]:
+    s = channel.stats()
+    return (s.events, s.bytes)

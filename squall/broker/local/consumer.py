@@ -276,11 +276,11 @@ class LocalConsumer(Consumer):
         """Revoke (``on_revoke``), leave the group at once, release the file."""
         if self._closed:
             return
+        errors: list[BaseException] = []
+        if self._assignment:  # still a member: the callback may commit (as on Kafka)
+            self._call(self._on_revoke, set(self._assignment), errors)
         self._closed = True
         self._heartbeat.stop()
-        errors: list[BaseException] = []
-        if self._assignment:
-            self._call(self._on_revoke, set(self._assignment), errors)
         try:
             with translate_errors(self._db_path, "leave the consumer group"):
                 self._membership.leave(self._conn)

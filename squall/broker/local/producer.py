@@ -15,11 +15,10 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
-
-from kafka.partitioner.default import murmur2
 
 from squall.broker.base import Producer, TopicPartition
 from squall.broker.exceptions import (
@@ -41,6 +40,13 @@ from squall.broker.local.store import (
 )
 
 __all__ = ["LocalProducer"]
+
+# kafka-python's murmur2, so a key lands in the same partition as on real Kafka. Importing
+# the kafka package warns (DeprecationWarning from importlib.resources in kafka-python);
+# that is kafka-python's business, not our users'.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from kafka.partitioner.default import murmur2
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +73,7 @@ class LocalProducer(Producer):
         self._closed = False
         # send() is allowed: a plain producer always, a transactional one inside a txn.
         self._sendable = transactional_id is None
-        self._next_retention = time.monotonic()
+        self._next_retention = time.monotonic() + options.retention_check_interval
         self._epoch = 0
         if transactional_id is not None:
             self._epoch = self._init_transactions(transactional_id)

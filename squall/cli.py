@@ -20,7 +20,7 @@ __all__ = ["build_parser", "main"]
 
 # subcommand -> "module:function"; the function takes the parsed namespace, returns exit code
 _HANDLERS = {
-    "demo": "serve.demo:run_demo",
+    "demo": "squall.demo:run_demo",
     "collector": "ingest.cli:run_collector",
     "send": "ingest.cli:run_send",
     "topology": "compute.cli:run_topology",
@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--generate", metavar="RATE", type=float, help="generate live traffic, events per second"
     )
+    demo.add_argument("--service", default="web", help="service name for replayed log lines (web)")
 
     collector = sub.add_parser("collector", help="run the HTTP log collector alone")
     collector.add_argument(
@@ -88,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # no line per request
     module_name, _, func_name = _HANDLERS[args.command].partition(":")
     try:
         handler = getattr(importlib.import_module(module_name), func_name)

@@ -2,14 +2,61 @@
 
 SquallError
 └── ServeError
+    ├── InvalidQuery            the query cannot be answered as asked -> HTTP 400
+    │   ├── UnknownName         a query type, dimension, metric or granularity we do not have
+    │   ├── BadInterval         the interval is not "start/end" ISO-8601 with start < end
+    │   └── TooManyRows         the answer would exceed the row limit
+    ├── InvalidRow              an aggregate row does not fit squall.schema (loader skips it)
+    └── StoreError              the store failed (DuckDB / Druid error, translated)
+        └── StoreUnavailable    the store cannot be opened or reached now -> HTTP 503
+
+Every ``InvalidQuery`` message says what was wrong and what is allowed, because it goes
+straight back to the user in the 400 response.
 """
 
 from __future__ import annotations
 
 from squall.exceptions import SquallError
 
-__all__ = ["ServeError"]
+__all__ = [
+    "BadInterval",
+    "InvalidQuery",
+    "InvalidRow",
+    "ServeError",
+    "StoreError",
+    "StoreUnavailable",
+    "TooManyRows",
+    "UnknownName",
+]
 
 
 class ServeError(SquallError):
     """Something went wrong in a store or the query API."""
+
+
+class InvalidQuery(ServeError):
+    """The query is malformed or asks for something the API does not offer (HTTP 400)."""
+
+
+class UnknownName(InvalidQuery):
+    """A name (query type, granularity, dimension, metric, field) is not known."""
+
+
+class BadInterval(InvalidQuery):
+    """The interval is not ``start/end`` in ISO-8601, or start is not before end."""
+
+
+class TooManyRows(InvalidQuery):
+    """The result would have more rows than the limit; narrow the query."""
+
+
+class InvalidRow(ServeError):
+    """An aggregate row from ``logs.metrics`` does not match ``squall.schema``."""
+
+
+class StoreError(ServeError):
+    """The store failed to write or answer; the message says which operation."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be opened or reached now; retry later or check the URL."""

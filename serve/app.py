@@ -1,0 +1,122 @@
+"""The query API and dashboard over one ``Store`` (FastAPI; default 127.0.0.1:8200).
+
+* ``POST /api/v1/query``: a query (serve.query) -> ``{"rows": [...]}``; 400
+  ``{"error": message}`` for anything invalid, the message listing what is allowed.
+* ``GET /api/v1/time-boundary``: ``{"minTime", "maxTime"}`` of the stored data (as
+  Druid's timeBoundary), so the dashboard can follow replayed, years-old data.
+* ``GET /healthz``: liveness, plus the loader's counters when a loader is attached.
+* ``GET /``: the live dashboard, one static page with no external resources.
+
+When tokens are configured (``SQUALL_QUERY_TOKENS``) the ``/api/`` routes need
+``Authorization: Bearer <token>`` (compared in constant time) and answer 401 otherwise;
+``/healthz`` and the page itself stay open (the page asks for a token on 401).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from serve.exceptions import InvalidQuery, StoreError, StoreUnavailable
+from serve.intervals import format_time
+from serve.query import parse_query
+from serve.store import Store
+
+__all__ = ["create_app"]
+
+_DASHBOARD = Path(__file__).with_name("dashboard.html")
+
+
+def _json(body: object, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+class _Auth:
+    """Bearer-token check in constant time (every token is compared, match or not)."""
+
+    def __init__(self, tokens: Iterable[str]) -> None:
+        self.tokens = [t.encode() for t in tokens if t]
+
+    def allows(self, header: str | None) -> bool:
+        if not self.tokens:
+            return True
+        scheme, _, given = (header or "").partition(" ")
+        given_bytes = given.strip().encode()
+        ok = False
+        for token in self.tokens:
+            ok |= hmac.compare_digest(token, given_bytes)
+        return ok and scheme.lower() == "bearer"
+
+
+def create_app(
+    store: Store,
+    tokens: Iterable[str] = (),
+    health: Callable[[], Mapping[str, Any]] | None = None,
+) -> FastAPI:
+    """The API over ``store``; ``health`` adds fields (e.g. loader lag) to ``/healthz``."""
+    app = FastAPI(title="Squall query API", docs_url="/api/docs", redoc_url=None)
+    auth = _Auth(tokens)
+    page = _DASHBOARD.read_bytes()
+
+    @app.middleware("http")
+    async def require_token(request: Request, call_next: Any) -> Response:
+        if request.url.path.startswith("/api/v1/") and not auth.allows(
+            request.headers.get("authorization")
+        ):
+            return _json(
+                {"error": "missing or invalid bearer token; send Authorization: Bearer <token>"},
+                401,
+                {"WWW-Authenticate": "Bearer"},
+            )
+        response: Response = await call_next(request)
+        return response
+
+    @app.exception_handler(InvalidQuery)
+    async def invalid_query(request: Request, exc: InvalidQuery) -> Response:
+        return _json({"error": str(exc)}, 400)
+
+    @app.exception_handler(StoreError)
+    async def store_error(request: Request, exc: StoreError) -> Response:
+        status = 503 if isinstance(exc, StoreUnavailable) else 500
+        return _json({"error": str(exc)}, status)
+
+    @app.post("/api/v1/query")
+    async def query(request: Request) -> Response:
+        raw = await request.body()
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidQuery(
+                f"the body is not valid JSON ({exc}); send a query object such as "
+                '{"queryType": "timeseries", "interval": "2015-05-17/2015-05-18", '
+                '"granularity": "hour", "metrics": ["events"]}'
+            ) from exc
+        parsed = parse_query(body, max_rows=store.max_rows)
+        rows = await run_in_threadpool(store.query, parsed)
+        return _json({"rows": rows})
+
+    @app.get("/api/v1/time-boundary")
+    async def time_boundary() -> Response:
+        bounds = await run_in_threadpool(store.time_boundary)
+        if bounds is None:
+            return _json({"minTime": None, "maxTime": None})
+        return _json({"minTime": format_time(bounds[0]), "maxTime": format_time(bounds[1])})
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return _json({"status": "ok", **(health() if health else {})})
+
+    @app.get("/")
+    async def dashboard() -> Response:
+        return HTMLResponse(page)
+
+    return app

@@ -1,0 +1,403 @@
+"""The embedded store: aggregate rows in a DuckDB file (``duckdb://PATH``).
+
+Layout, all derived from ``squall.schema`` (no second copy of the columns):
+
+* ``log_metrics``: one row per (minute, every dimension), rolled up on write: a batch of
+  deltas is combined in Python (serve.rollup), merged with the rows already stored for
+  the same keys, and those keys are replaced, all in one transaction.
+* projections, the same rows rolled up further onto fewer dimensions
+  (``log_metrics_by_service``: minute x service; ``log_metrics_by_minute``: minute only),
+  written in the same transaction. A query reads the smallest table that has every
+  dimension it filters or groups on. Unfiltered dashboard series then merge one sketch
+  per minute instead of one per (minute, route, status, ...) row.
+* ``loader_offsets``: per (topic, partition), the next broker offset to load, committed
+  with the rows (exactly-once loading, serve.loader).
+
+Sums are stored as DOUBLE (exact for integers below 2**53), sketches as BLOB. Exact
+metrics are computed in SQL; sketch metrics by merging the group's sketch binaries in
+Python (serve.sketches).
+
+One DuckDB connection per store; every write or query runs on its own cursor, so API
+threads read consistent snapshots while the loader thread writes. Writes are serialized
+by a lock (DuckDB allows one writer per row without conflicts).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from serve import rollup
+from serve.exceptions import StoreError, StoreUnavailable, TooManyRows
+from serve.intervals import bucket_starts, format_time
+from serve.query import MAX_ROWS, OUTPUT_METRICS, OutputMetric, Query
+from serve.sketches import hll_estimate, quantile
+from serve.store import OffsetStore, Row
+from squall.schema import DIMENSIONS, METRICS, TIME_COLUMN
+
+__all__ = ["TABLES", "DuckDBStore", "Table"]
+
+_SQL_TYPE = {"sum": "DOUBLE", "min": "DOUBLE", "max": "DOUBLE", "quantiles": "BLOB", "hll": "BLOB"}
+_METRIC_NAMES = tuple(m.name for m in METRICS)
+_OFFSETS = "loader_offsets"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A rolled-up table: minute x ``dims``, every metric of the schema."""
+
+    name: str
+    dims: tuple[str, ...]
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return (TIME_COLUMN, *self.dims)
+
+    def ddl(self) -> str:
+        cols = [f"{_q(TIME_COLUMN)} TIMESTAMP NOT NULL"]
+        cols += [f"{_q(d)} VARCHAR NOT NULL" for d in self.dims]
+        cols += [f"{_q(m.name)} {_SQL_TYPE[m.kind]}" for m in METRICS]
+        return f"CREATE TABLE IF NOT EXISTS {_q(self.name)} ({', '.join(cols)})"
+
+    def column_types(self) -> list[tuple[str, str]]:
+        return [
+            (TIME_COLUMN, "TIMESTAMP"),
+            *((d, "VARCHAR") for d in self.dims),
+            *((m.name, _SQL_TYPE[m.kind]) for m in METRICS),
+        ]
+
+
+TABLES: tuple[Table, ...] = tuple(
+    t
+    for t in (
+        Table("log_metrics", DIMENSIONS),
+        Table("log_metrics_by_service", ("service",)),
+        Table("log_metrics_by_minute", ()),
+    )
+    if set(t.dims) <= set(DIMENSIONS)
+)
+"""The base table first; a query uses the table with the fewest dimensions that covers it."""
+_BY_SIZE = sorted(TABLES, key=lambda t: len(t.dims))
+
+
+def _unnest(columns: Sequence[tuple[str, str]]) -> str:
+    return ", ".join(f"unnest(?::{sqltype}[]) AS {_q(name)}" for name, sqltype in columns)
+
+
+class DuckDBStore(OffsetStore):
+    """Aggregate rows in DuckDB; see the module docstring for the layout."""
+
+    def __init__(self, path: str | Path, max_rows: int = MAX_ROWS) -> None:
+        self.path = str(path)
+        self.url = f"duckdb://{self.path}"
+        self.max_rows = max_rows
+        self._write_lock = threading.Lock()
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(self.path)
+        except duckdb.Error as exc:
+            raise StoreUnavailable(
+                f"cannot open the DuckDB store {self.path}: {exc}. Is another "
+                "`squall serve` or demo using it? Stop it or point SQUALL_STORE elsewhere."
+            ) from exc
+        try:
+            self._create()
+        except BaseException:
+            self._con.close()
+            raise
+
+    # -- setup -------------------------------------------------------------------------
+
+    def _create(self) -> None:
+        cur = self._con.cursor()
+        try:
+            for table in TABLES:
+                cur.execute(table.ddl())
+                found = [
+                    (name, str(sqltype))
+                    for name, sqltype in cur.execute(
+                        "SELECT column_name, data_type FROM information_schema.columns "
+                        "WHERE table_name = ? ORDER BY ordinal_position",
+                        [table.name],
+                    ).fetchall()
+                ]
+                if found != table.column_types():
+                    raise StoreError(
+                        f"table {table.name} in {self.path} has columns {found}, but "
+                        f"squall.schema needs {table.column_types()}. Delete the file to "
+                        "rebuild it from logs.metrics."
+                    )
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {_OFFSETS} (topic VARCHAR NOT NULL, "
+                "partition INTEGER NOT NULL, next_offset BIGINT NOT NULL, "
+                "PRIMARY KEY (topic, partition))"
+            )
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot create the tables in {self.path}: {exc}") from exc
+        finally:
+            cur.close()
+
+    def close(self) -> None:
+        self._con.close()
+
+    # -- writing -----------------------------------------------------------------------
+
+    def write(self, rows: Sequence[Row]) -> None:
+        self.write_with_offsets(rows, "", {})
+
+    def write_with_offsets(
+        self, rows: Sequence[Row], topic: str, offsets: Mapping[int, int]
+    ) -> None:
+        accs = rollup.decode_rows(rows)  # InvalidRow before touching the database
+        with self._write_lock:
+            cur = self._con.cursor()
+            try:
+                cur.execute("BEGIN TRANSACTION")
+                if accs:
+                    times = [k[0] for k in accs]
+                    span = (min(times), max(times))
+                    # project first: merging stored rows mutates the accumulators
+                    deltas = [(table, rollup.project(accs, table.dims)) for table in TABLES]
+                    for table, delta in deltas:
+                        self._merge_table(cur, table, delta, span)
+                if offsets:
+                    cur.execute(
+                        f"INSERT OR REPLACE INTO {_OFFSETS} "
+                        "SELECT ?, unnest(?::INTEGER[]), unnest(?::BIGINT[])",
+                        [topic, list(offsets), list(offsets.values())],
+                    )
+                cur.execute("COMMIT")
+            except duckdb.Error as exc:
+                _rollback(cur)
+                raise StoreError(f"writing {len(rows)} rows to {self.path} failed: {exc}") from exc
+            except BaseException:
+                _rollback(cur)
+                raise
+            finally:
+                cur.close()
+
+    @staticmethod
+    def _merge_table(
+        cur: duckdb.DuckDBPyConnection,
+        table: Table,
+        accs: dict[rollup.Key, rollup.Accumulator],
+        span: tuple[datetime, datetime],
+    ) -> None:
+        """Fold the stored rows of the batch's keys into ``accs``, then replace them."""
+        name = _q(table.name)
+        nkey = len(table.key)
+        key_types = table.column_types()[:nkey]
+        key_lists = [list(col) for col in zip(*accs, strict=True)]
+        match = " AND ".join(f"t.{_q(c)} = k.{_q(c)}" for c in table.key)
+        in_span = f"t.{_q(TIME_COLUMN)} BETWEEN ? AND ?"
+        cols = ", ".join(f"t.{_q(c)}" for c in (*table.key, *_METRIC_NAMES))
+        stored = cur.execute(
+            f"SELECT {cols} FROM {name} t JOIN (SELECT {_unnest(key_types)}) k "
+            f"ON {match} WHERE {in_span}",
+            [*key_lists, *span],
+        ).fetchall()
+        if stored:
+            for row in stored:
+                rollup.add_stored(accs[row[:nkey]], row[nkey:])
+            old_keys = [list(col) for col in zip(*(r[:nkey] for r in stored), strict=True)]
+            cur.execute(
+                f"DELETE FROM {name} t USING (SELECT {_unnest(key_types)}) k "
+                f"WHERE {match} AND {in_span}",
+                [*old_keys, *span],
+            )
+        values = [rollup.finish(acc) for acc in accs.values()]
+        metric_lists = [list(col) for col in zip(*values, strict=True)]
+        cur.execute(
+            f"INSERT INTO {name} SELECT {_unnest(table.column_types())}",
+            [*key_lists, *metric_lists],
+        )
+
+    def offsets(self, topic: str) -> dict[int, int]:
+        cur = self._con.cursor()
+        try:
+            found = cur.execute(
+                f"SELECT partition, next_offset FROM {_OFFSETS} WHERE topic = ?", [topic]
+            ).fetchall()
+        except duckdb.Error as exc:
+            raise StoreError(f"reading loader offsets from {self.path} failed: {exc}") from exc
+        finally:
+            cur.close()
+        return {int(p): int(o) for p, o in found}
+
+    # -- querying ----------------------------------------------------------------------
+
+    def time_boundary(self) -> tuple[datetime, datetime] | None:
+        smallest = _q(_BY_SIZE[0].name)
+        t = _q(TIME_COLUMN)
+        found = self._fetch(f"SELECT min({t}), max({t}) FROM {smallest}", [])
+        first, last = found[0]
+        return None if first is None else (first, last)
+
+    def query(self, query: Query) -> list[dict[str, Any]]:
+        plan = _Plan(query, self.max_rows)
+        return plan.finish(self._fetch(plan.sql, plan.params))
+
+    def _fetch(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        cur = self._con.cursor()
+        try:
+            return cur.execute(sql, params).fetchall()
+        except duckdb.Error as exc:
+            raise StoreError(f"query on {self.path} failed: {exc}") from exc
+        finally:
+            cur.close()
+
+
+def _rollback(cur: duckdb.DuckDBPyConnection) -> None:
+    with contextlib.suppress(duckdb.Error):  # already gone: nothing was committed
+        cur.execute("ROLLBACK")
+
+
+_BUCKET_SQL = {
+    "minute": _q(TIME_COLUMN),
+    "hour": f"date_trunc('hour', {_q(TIME_COLUMN)})",
+    "day": f"date_trunc('day', {_q(TIME_COLUMN)})",
+}
+
+
+def _metric_sql(m: OutputMetric) -> str:
+    col = _q(m.columns[0])
+    if m.op == "sum":
+        return f"CAST(sum({col}) AS BIGINT)" if m.integer else f"sum({col})"
+    if m.op == "ratio":
+        return f"sum({col}) / nullif(sum({_q(m.columns[1])}), 0)"
+    if m.op in ("min", "max"):
+        return f"{m.op}({col})"
+    raise AssertionError(m.op)
+
+
+class _Plan:
+    """One query compiled to SQL, and how to turn its result tuples into API rows.
+
+    Result tuple layout: bucket, group dimensions, SQL metrics, sketch-binary lists.
+    """
+
+    def __init__(self, query: Query, max_rows: int) -> None:
+        self.query = query
+        self.max_rows = max_rows
+        self.dims = query.group_dimensions
+        needed = set(self.dims) | {d for d, _ in query.filter}
+        table = next(t for t in _BY_SIZE if needed <= set(t.dims))
+        metrics = [OUTPUT_METRICS[name] for name in query.metrics]
+        self.sql_metrics = [m for m in metrics if not m.uses_sketch]
+        self.sketch_columns = sorted({m.columns[0] for m in metrics if m.uses_sketch})
+        self.sketch_metrics = [m for m in metrics if m.uses_sketch]
+        self.all_bucket = query.granularity == "all"
+
+        select = ["NULL" if self.all_bucket else _BUCKET_SQL[query.granularity]]
+        select += [_q(d) for d in self.dims]
+        select += [_metric_sql(m) for m in self.sql_metrics]
+        select += [f"list({_q(c)}) FILTER (WHERE {_q(c)} IS NOT NULL)" for c in self.sketch_columns]
+        where = [f"{_q(TIME_COLUMN)} >= ?", f"{_q(TIME_COLUMN)} < ?"]
+        self.params: list[Any] = [query.start, query.end]
+        for dim, values in query.filter:
+            where.append(f"{_q(dim)} IN ({', '.join('?' * len(values))})")
+            self.params.extend(values)
+        group = ", ".join(str(i + 1) for i in range(1 + len(self.dims)))
+        order = group
+        tail = ""
+        rank_metric = OUTPUT_METRICS[query.metric] if query.metric else None
+        if query.query_type == "topN" and rank_metric and not rank_metric.uses_sketch:
+            rank = 2 + len(self.dims) + self.sql_metrics.index(rank_metric)
+            tail = (
+                f" QUALIFY row_number() OVER (PARTITION BY {select[0]} "
+                f"ORDER BY {_metric_sql(rank_metric)} DESC NULLS LAST, {select[1]}) "
+                f"<= {query.threshold}"
+            )
+            order = f"1, {rank} DESC NULLS LAST, 2"
+            self.rank_in_sql = True
+        else:
+            self.rank_in_sql = False
+        limit = f" LIMIT {max_rows + 1}" if query.query_type == "groupBy" else ""
+        self.sql = (
+            f"SELECT {', '.join(select)} FROM {_q(table.name)} WHERE {' AND '.join(where)} "
+            f"GROUP BY {group}{tail} ORDER BY {order}{limit}"
+        )
+        self.table = table
+
+    def finish(self, found: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        query = self.query
+        if query.query_type == "groupBy" and len(found) > self.max_rows:
+            raise TooManyRows(
+                f"this groupBy returns more than {self.max_rows} rows. Add a filter, use a "
+                "shorter interval, a coarser granularity or fewer dimensions."
+            )
+        rows = [self._row(t) for t in found]
+        if query.query_type == "timeseries":
+            return self._zero_fill(rows)
+        if query.query_type == "topN" and not self.rank_in_sql:
+            return self._rank(rows)
+        return rows
+
+    def _row(self, found: tuple[Any, ...]) -> dict[str, Any]:
+        query = self.query
+        stamp = query.start if self.all_bucket else found[0]
+        row: dict[str, Any] = {"timestamp": format_time(stamp)}
+        pos = 1
+        for d in self.dims:
+            row[d] = found[pos]
+            pos += 1
+        for m in self.sql_metrics:
+            row[m.name] = found[pos]
+            pos += 1
+        blobs = {c: found[pos + i] or [] for i, c in enumerate(self.sketch_columns)}
+        self._sketch_values(row, blobs)
+        return row
+
+    def _sketch_values(self, row: dict[str, Any], blobs: Mapping[str, list[bytes]]) -> None:
+        quantiles = [m for m in self.sketch_metrics if m.op == "quantile"]
+        if quantiles:
+            values = quantile(blobs[quantiles[0].columns[0]], [m.fraction for m in quantiles])
+            for m, v in zip(quantiles, values, strict=True):
+                row[m.name] = v
+        for m in self.sketch_metrics:
+            if m.op == "distinct":
+                row[m.name] = hll_estimate(blobs[m.columns[0]])
+
+    def _zero_fill(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        query = self.query
+        by_stamp = {r["timestamp"]: r for r in rows}
+        empty: dict[str, Any] = {}
+        for m in self.sql_metrics:
+            empty[m.name] = 0 if m.op == "sum" and m.integer else 0.0 if m.op == "sum" else None
+        self._sketch_values(empty, {c: [] for c in self.sketch_columns})
+        out = []
+        for start in bucket_starts(query.start, query.end, query.granularity):
+            stamp = format_time(start)
+            row = by_stamp.get(stamp)
+            out.append(row if row is not None else {"timestamp": stamp, **empty})
+        return out
+
+    def _rank(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        query = self.query
+        assert query.metric is not None and query.dimension is not None
+        metric, dim = query.metric, query.dimension
+
+        def order(r: dict[str, Any]) -> tuple[Any, ...]:
+            v = r[metric]
+            return (r["timestamp"], v is None, -(v or 0.0), r[dim])
+
+        out: list[dict[str, Any]] = []
+        per_bucket: dict[str, int] = {}
+        for r in sorted(rows, key=order):
+            n = per_bucket.get(r["timestamp"], 0)
+            if n < query.threshold:
+                out.append(r)
+                per_bucket[r["timestamp"]] = n + 1
+        return out

@@ -1,0 +1,280 @@
+"""The query API's vocabulary (design.md "Query API") and its validation.
+
+A request body is first checked for shape by the pydantic ``QueryModel`` and then
+resolved by ``parse_query`` into a ``Query``: names checked against ``squall.schema`` and
+``OUTPUT_METRICS``, the interval parsed, limits applied. Stores only ever see a valid
+``Query``; everything a user can get wrong raises an ``InvalidQuery`` whose message lists
+what is allowed.
+
+Output metrics are defined here, store-neutrally, as an operation over stored columns
+(``OutputMetric``), so the DuckDB and Druid stores compute the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from serve.exceptions import InvalidQuery, TooManyRows, UnknownName
+from serve.intervals import GRANULARITIES, Granularity, bucket_count, parse_interval
+from squall.schema import DIMENSIONS, METRICS
+
+__all__ = [
+    "MAX_ROWS",
+    "MAX_THRESHOLD",
+    "OUTPUT_METRICS",
+    "QUERY_TYPES",
+    "OutputMetric",
+    "Query",
+    "QueryModel",
+    "parse_query",
+]
+
+QueryType = Literal["timeseries", "topN", "groupBy"]
+QUERY_TYPES: tuple[QueryType, ...] = ("timeseries", "topN", "groupBy")
+MAX_ROWS = 10_000
+"""Most rows one answer may have; more is a 400 that says how to narrow the query."""
+MAX_THRESHOLD = 1_000
+
+Op = Literal["sum", "ratio", "min", "max", "quantile", "distinct"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutputMetric:
+    """A metric the API returns, as an operation over stored (``squall.schema``) columns.
+
+    ``sum``/``min``/``max`` of ``columns[0]``; ``ratio`` = sum(columns[0]) / sum(columns[1])
+    (null when the divisor is 0); ``quantile`` at ``fraction`` of the merged quantiles
+    sketch ``columns[0]`` (null when empty); ``distinct`` = estimate of the merged HLL
+    sketch ``columns[0]``. ``integer`` sums are returned as JSON integers.
+    """
+
+    name: str
+    op: Op
+    columns: tuple[str, ...]
+    doc: str
+    fraction: float = 0.0
+    integer: bool = False
+
+    @property
+    def uses_sketch(self) -> bool:
+        return self.op in ("quantile", "distinct")
+
+
+OUTPUT_METRICS: dict[str, OutputMetric] = {
+    m.name: m
+    for m in (
+        OutputMetric("events", "sum", ("events",), "number of events", integer=True),
+        OutputMetric("errors", "sum", ("errors",), "events with status >= 500", integer=True),
+        OutputMetric(
+            "error_rate", "ratio", ("errors", "events"), "errors / events, 0..1; null if none"
+        ),
+        OutputMetric("bytes", "sum", ("bytes",), "response bytes", integer=True),
+        OutputMetric("latency_avg", "ratio", ("latency_sum", "latency_count"), "mean latency_ms"),
+        OutputMetric("latency_min", "min", ("latency_min",), "smallest latency_ms"),
+        OutputMetric("latency_max", "max", ("latency_max",), "largest latency_ms"),
+        OutputMetric("latency_p50", "quantile", ("latency_sketch",), "median", fraction=0.5),
+        OutputMetric("latency_p95", "quantile", ("latency_sketch",), "95th pct", fraction=0.95),
+        OutputMetric("latency_p99", "quantile", ("latency_sketch",), "99th pct", fraction=0.99),
+        OutputMetric("unique_users", "distinct", ("users_sketch",), "distinct users (HLL)"),
+    )
+}
+
+# The metric definitions must match the schema's stored columns and how they combine.
+_KIND_FOR_OP = {
+    "sum": "sum",
+    "ratio": "sum",
+    "min": "min",
+    "max": "max",
+    "quantile": "quantiles",
+    "distinct": "hll",
+}
+_STORED = {m.name: m.kind for m in METRICS}
+for _m in OUTPUT_METRICS.values():
+    for _c in _m.columns:
+        assert _STORED.get(_c) == _KIND_FOR_OP[_m.op], f"{_m.name}: column {_c} not in schema"
+
+
+class QueryModel(BaseModel):
+    """The JSON body of ``POST /api/v1/query`` (shape only; names are checked later)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    query_type: str = Field(alias="queryType", description=" | ".join(QUERY_TYPES))
+    interval: str = Field(description="'start/end', ISO-8601, end exclusive")
+    granularity: str = Field(default="all", description=" | ".join(GRANULARITIES))
+    dimensions: list[str] | None = Field(default=None, description="groupBy: dimensions")
+    dimension: str | None = Field(default=None, description="topN: the dimension")
+    metric: str | None = Field(default=None, description="topN: metric to rank by")
+    threshold: int | None = Field(default=None, description="topN: rows per time bucket")
+    filter: dict[str, str | int | list[str | int]] | None = Field(
+        default=None, description="dimension -> value or list of values (any of)"
+    )
+    metrics: list[str] | None = Field(default=None, description="output metrics")
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A validated query. ``start``/``end`` are naive UTC; ``filter`` values are strings."""
+
+    query_type: QueryType
+    start: datetime
+    end: datetime
+    granularity: Granularity
+    metrics: tuple[str, ...]
+    dimensions: tuple[str, ...] = ()
+    dimension: str | None = None
+    metric: str | None = None
+    threshold: int = 0
+    filter: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def group_dimensions(self) -> tuple[str, ...]:
+        """The dimensions the result rows carry besides the timestamp."""
+        if self.query_type == "groupBy":
+            return self.dimensions
+        if self.query_type == "topN" and self.dimension is not None:
+            return (self.dimension,)
+        return ()
+
+    @property
+    def buckets(self) -> int:
+        return bucket_count(self.start, self.end, self.granularity)
+
+
+def _allowed(names: Iterable[str]) -> str:
+    return ", ".join(names)
+
+
+_FIELDS = (
+    "queryType",
+    "interval",
+    "granularity",
+    "dimensions",
+    "dimension",
+    "metric",
+    "threshold",
+    "filter",
+    "metrics",
+)
+_ONLY_FOR = {"dimensions": "groupBy", "dimension": "topN", "metric": "topN", "threshold": "topN"}
+
+
+def _shape(body: Any) -> QueryModel:
+    if not isinstance(body, dict):
+        raise InvalidQuery(
+            f"the query must be a JSON object with the fields {_allowed(_FIELDS)}; "
+            f"got {type(body).__name__}"
+        )
+    unknown = sorted(set(body) - set(_FIELDS))
+    if unknown:
+        raise UnknownName(f"unknown field(s) {unknown}; allowed fields: {_allowed(_FIELDS)}")
+    try:
+        return QueryModel.model_validate(body)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
+            for err in exc.errors(include_url=False)
+        )
+        raise InvalidQuery(f"the query is not valid: {problems}") from exc
+
+
+def _check_dimension(name: str, where: str) -> str:
+    if name not in DIMENSIONS:
+        raise UnknownName(f"unknown dimension {name!r} in {where}; allowed: {_allowed(DIMENSIONS)}")
+    return name
+
+
+def _check_metric(name: str, where: str) -> str:
+    if name not in OUTPUT_METRICS:
+        raise UnknownName(
+            f"unknown metric {name!r} in {where}; allowed: {_allowed(OUTPUT_METRICS)}"
+        )
+    return name
+
+
+def _filter(
+    raw: dict[str, str | int | list[str | int]] | None,
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not raw:
+        return ()
+    out = []
+    for dim, value in sorted(raw.items()):
+        _check_dimension(dim, "filter")
+        values = value if isinstance(value, list) else [value]
+        if not values:
+            raise InvalidQuery(
+                f"filter on {dim!r} has an empty list, which matches nothing; "
+                "give a value or a non-empty list of values"
+            )
+        out.append((dim, tuple(sorted({str(v) for v in values}))))
+    return tuple(out)
+
+
+def parse_query(body: Any, max_rows: int = MAX_ROWS) -> Query:
+    """Validate a decoded JSON body; raises ``InvalidQuery`` (a 400) with what is allowed."""
+    model = _shape(body)
+    qtype = model.query_type
+    if qtype not in QUERY_TYPES:
+        raise UnknownName(f"unknown queryType {qtype!r}; allowed: {_allowed(QUERY_TYPES)}")
+    if model.granularity not in GRANULARITIES:
+        raise UnknownName(
+            f"unknown granularity {model.granularity!r}; allowed: {_allowed(GRANULARITIES)}"
+        )
+    granularity: Granularity = model.granularity
+    for field, only in _ONLY_FOR.items():
+        if getattr(model, field) is not None and qtype != only:
+            raise InvalidQuery(f"{field!r} is only for queryType {only!r}, not {qtype!r}")
+    start, end = parse_interval(model.interval)
+    metrics = tuple(_check_metric(m, "metrics") for m in (model.metrics or ()))
+    if len(set(metrics)) != len(metrics):
+        raise InvalidQuery(f"metrics {list(metrics)} name a metric twice; list each once")
+    query = Query(qtype, start, end, granularity, metrics, filter=_filter(model.filter))
+
+    if qtype == "groupBy":
+        dims = tuple(_check_dimension(d, "dimensions") for d in (model.dimensions or ()))
+        if not dims:
+            raise InvalidQuery(
+                f"groupBy needs 'dimensions', a non-empty list from: {_allowed(DIMENSIONS)}"
+            )
+        if len(set(dims)) != len(dims):
+            raise InvalidQuery(f"dimensions {list(dims)} name a dimension twice")
+        query = replace(query, dimensions=dims)
+    elif qtype == "topN":
+        if model.dimension is None or model.metric is None or model.threshold is None:
+            raise InvalidQuery(
+                "topN needs 'dimension' (one of "
+                f"{_allowed(DIMENSIONS)}), 'metric' (one of {_allowed(OUTPUT_METRICS)}) "
+                f"and 'threshold' (1..{MAX_THRESHOLD})"
+            )
+        _check_dimension(model.dimension, "dimension")
+        _check_metric(model.metric, "metric")
+        if not 1 <= model.threshold <= MAX_THRESHOLD:
+            raise InvalidQuery(
+                f"threshold {model.threshold} is out of range; allowed: 1..{MAX_THRESHOLD}"
+            )
+        if model.metric not in metrics:
+            metrics = (model.metric, *metrics)
+        query = replace(
+            query,
+            dimension=model.dimension,
+            metric=model.metric,
+            threshold=model.threshold,
+            metrics=metrics,
+        )
+    if not query.metrics:
+        raise InvalidQuery(f"'metrics' is empty; list some of: {_allowed(OUTPUT_METRICS)}")
+
+    per_bucket = query.threshold if qtype == "topN" else 1
+    if query.buckets * per_bucket > max_rows:
+        raise TooManyRows(
+            f"this query would return up to {query.buckets * per_bucket} rows "
+            f"({query.buckets} {granularity} buckets x {per_bucket}); the limit is {max_rows}. "
+            "Use a shorter interval, a coarser granularity (minute, hour, day, all) "
+            "or a smaller threshold."
+        )
+    return query

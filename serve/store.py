@@ -1,0 +1,97 @@
+"""The store role: where aggregate rows live and how the query API reads them.
+
+Two implementations sit behind this interface: the embedded DuckDB store
+(``duckdb://PATH``, serve.duckdb_store) and Apache Druid (``druid://HOST:PORT``).
+Both must pass tests/serve/test_store_contract.py: the same rows written give the same
+answers (exact metrics exactly, sketch metrics within the sketch's error).
+
+Contract:
+
+* ``write(rows)`` takes aggregate *delta* rows as decoded from ``logs.metrics`` (dicts with
+  the columns of ``squall.schema``, sketches base64); rows with the same
+  (minute, dimensions) key combine: sums add, min/max keep the extreme, sketches merge.
+  When ``write`` returns, every later ``query`` sees the rows.
+* ``query(q)`` answers a validated ``Query`` with result rows (see serve.query);
+  ``TooManyRows`` if the answer would exceed the store's row limit.
+* ``time_boundary()`` gives the (first, last) minute that holds data, or None.
+* Stores are safe to query from several threads while one thread writes.
+
+``OffsetStore`` adds what the exactly-once loader needs: broker offsets committed in the
+same transaction as the rows they came from.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from serve.query import MAX_ROWS, Query
+from squall.exceptions import ConfigError
+
+__all__ = ["OffsetStore", "Row", "Store", "open_store"]
+
+Row = Mapping[str, Any]
+"""One aggregate row as decoded from JSON (``squall.schema`` columns)."""
+
+
+class Store(ABC):
+    """Aggregate rows in, query answers out."""
+
+    url: str
+    max_rows: int = MAX_ROWS
+
+    @abstractmethod
+    def write(self, rows: Sequence[Row]) -> None:
+        """Add delta rows; rows with the same key combine. Raises InvalidRow, StoreError."""
+
+    @abstractmethod
+    def query(self, query: Query) -> list[dict[str, Any]]:
+        """Result rows: ``timestamp`` (ISO-8601 UTC), the query's dimensions, its metrics."""
+
+    @abstractmethod
+    def time_boundary(self) -> tuple[datetime, datetime] | None:
+        """(first minute, last minute) that hold data, naive UTC; None when empty."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the store; it cannot be used afterwards."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class OffsetStore(Store):
+    """A store that keeps consumed broker offsets atomically with the rows."""
+
+    @abstractmethod
+    def write_with_offsets(
+        self, rows: Sequence[Row], topic: str, offsets: Mapping[int, int]
+    ) -> None:
+        """Add rows and set, per partition of ``topic``, the next offset to read; all or
+        nothing."""
+
+    @abstractmethod
+    def offsets(self, topic: str) -> dict[int, int]:
+        """Per partition of ``topic``, the next offset to read (as last written)."""
+
+
+def open_store(url: str, max_rows: int = MAX_ROWS) -> Store:
+    """Open ``duckdb://PATH`` (``duckdb://:memory:`` for a throwaway store)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or not rest:
+        raise ConfigError(f"store URL {url!r} is not valid; use duckdb://PATH or druid://HOST:PORT")
+    if scheme == "duckdb":
+        from serve.duckdb_store import DuckDBStore
+
+        return DuckDBStore(rest, max_rows=max_rows)
+    if scheme == "druid":
+        raise ConfigError(
+            f"the Druid store ({url}) is not available in this version yet; "
+            "use duckdb://PATH (SQUALL_STORE or --store)"
+        )
+    raise ConfigError(f"unknown store scheme {scheme!r} in {url!r}; use duckdb:// or druid://")

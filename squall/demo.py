@@ -54,10 +54,10 @@ class _Parts:
         self.log_dir = log_dir
 
     def start(self, name: str, *args: str) -> None:
-        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives with the child
-        self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "squall", *args], env=self.env, stdout=log, stderr=log
-        )
+        with open(self.log_dir / f"{name}.log", "ab") as log:  # the child keeps its own fd
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "squall", *args], env=self.env, stdout=log, stderr=log
+            )
 
     def check(self) -> None:
         for name, proc in self.procs.items():

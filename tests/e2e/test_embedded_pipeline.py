@@ -1,0 +1,190 @@
+"""The whole embedded pipeline through its real HTTP endpoints, checked against ground
+truth computed here, independently, from the input."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from datasketches import quantiles_doubles_sketch
+
+from compute.topologies.log_metrics.route import template_route
+from squall.schema import QUANTILES_K
+from squall.traffic import generate_events
+
+from .conftest import Pipeline, wait_for
+
+CLF = re.compile(r'^\S+ \S+ \S+ \[([^\]]+)\] "(\S+) (\S+)[^"]*" (\d{3}) (\d+|-)')
+JUNK = [f"this is not a log line #{i}" for i in range(37)]
+SERVICES = ("web", "api", "auth", "search")
+
+
+def minute_of_clf(stamp: str) -> str:
+    t = datetime.strptime(stamp, "%d/%b/%Y:%H:%M:%S %z").astimezone(UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:00")
+
+
+def minute_of_iso(stamp: str) -> str:
+    return datetime.fromisoformat(stamp).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:00")
+
+
+def json_events(count: int, seed: int) -> list[dict[str, Any]]:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    return list(generate_events(count=count, seed=seed, start=start, rate=200.0))
+
+
+def barrier(p: Pipeline, expected: int, tag: int) -> None:
+    """Post one event per service (so one behind every partition in use) and wait until
+    exactly ``expected`` + those are visible: everything posted before is then in too,
+    and nothing was counted twice."""
+    marks = [
+        {"ts": "2026-06-01T00:00:00Z", "service": s, "path": f"/barrier{tag}", "status": 200}
+        for s in SERVICES
+    ]
+    p.post_events(marks)
+    total = expected + len(marks)
+    wait_for(lambda: p.total_events() >= total, 120, f"{total} events in the query API")
+    assert p.total_events() == total
+
+
+def rank_error() -> float:
+    return float(quantiles_doubles_sketch.get_normalized_rank_error(QUANTILES_K, False))
+
+
+def test_results_equal_ground_truth(pipeline: Pipeline, apache_log_lines: list[str]) -> None:
+    events = json_events(20_000, seed=11)
+    pipeline.post_lines(apache_log_lines, service="web")
+    pipeline.post_events(events)
+    pipeline.post_lines(JUNK, service="junk")
+    barrier(pipeline, len(apache_log_lines) + len(events), tag=1)
+    filt = {"method": ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"]}
+
+    # apache_logs: per minute and status, events and bytes (service web, 2015)
+    truth: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for line in apache_log_lines:
+        m = CLF.match(line)
+        assert m, line
+        cell = truth[(minute_of_clf(m[1]), m[4])]
+        cell[0] += 1
+        cell[1] += 0 if m[5] == "-" else int(m[5])
+    got: dict[tuple[str, str], list[int]] = {}
+    for day in ("17", "18", "19", "20"):
+        rows = pipeline.query(
+            queryType="groupBy",
+            interval=f"2015-05-{day}T00:00:00Z/2015-05-{int(day) + 1:02d}T00:00:00Z",
+            granularity="minute",
+            dimensions=["status"],
+            filter={"service": "web"},
+            metrics=["events", "bytes"],
+        )
+        for r in rows:
+            got[(r["timestamp"][:19], r["status"])] = [r["events"], r["bytes"]]
+    assert got == dict(truth)
+
+    # JSON events: per service, route and status over all time, exact metrics exactly
+    by_key: dict[tuple[str, str, str], list[Any]] = {}
+    for e in events:
+        key = (str(e["service"]), template_route(str(e["path"])), str(e["status"]))
+        cell = by_key.setdefault(key, [0, 0, 0, float("inf"), float("-inf")])
+        cell[0] += 1
+        cell[1] += 1 if int(e["status"]) >= 500 else 0  # type: ignore[call-overload]
+        cell[2] += e["bytes"]
+        cell[3] = min(cell[3], e["latency_ms"])
+        cell[4] = max(cell[4], e["latency_ms"])
+    rows = pipeline.query(
+        queryType="groupBy",
+        interval="2026-01-01T00:00:00Z/2026-01-02T00:00:00Z",
+        dimensions=["service", "route", "status"],
+        metrics=["events", "errors", "bytes", "latency_min", "latency_max"],
+        filter=filt,
+    )
+    got_json = {
+        (r["service"], r["route"], r["status"]): [
+            r["events"],
+            r["errors"],
+            r["bytes"],
+            r["latency_min"],
+            r["latency_max"],
+        ]
+        for r in rows
+    }
+    assert got_json == by_key
+
+    # per service and minute: events
+    per_minute = Counter((str(e["service"]), minute_of_iso(str(e["ts"]))) for e in events)
+    rows = pipeline.query(
+        queryType="groupBy",
+        interval="2026-01-01T00:00:00Z/2026-01-02T00:00:00Z",
+        granularity="minute",
+        dimensions=["service"],
+        metrics=["events"],
+    )
+    assert {(r["service"], r["timestamp"][:19]): r["events"] for r in rows} == dict(per_minute)
+
+    # topN routes of api
+    api_routes = Counter(template_route(str(e["path"])) for e in events if e["service"] == "api")
+    rows = pipeline.query(
+        queryType="topN",
+        interval="2026-01-01T00:00:00Z/2026-01-02T00:00:00Z",
+        dimension="route",
+        metric="events",
+        threshold=3,
+        filter={"service": "api"},
+    )
+    assert [(r["route"], r["events"]) for r in rows] == api_routes.most_common(3)
+
+    # sketches: latency quantiles within the rank error; unique users within 2%
+    eps = rank_error()
+    for service in SERVICES:
+        mine = [e for e in events if e["service"] == service]
+        latencies = sorted(float(e["latency_ms"]) for e in mine)  # type: ignore[arg-type]
+        users = {e["user"] for e in mine}
+        (row,) = pipeline.query(
+            queryType="timeseries",
+            interval="2026-01-01T00:00:00Z/2026-01-02T00:00:00Z",
+            filter={"service": service},
+            metrics=["latency_p50", "latency_p95", "latency_p99", "unique_users", "latency_avg"],
+        )
+        for q in (0.5, 0.95, 0.99):
+            value = row[f"latency_p{round(q * 100)}"]
+            below = sum(1 for x in latencies if x < value) / len(latencies)
+            upto = sum(1 for x in latencies if x <= value) / len(latencies)
+            assert below - eps <= q <= upto + eps, (service, q, value, below, upto)
+        assert abs(row["unique_users"] - len(users)) <= 0.02 * len(users)
+        assert row["latency_avg"] == pytest.approx(sum(latencies) / len(latencies), rel=1e-9)
+
+    # dead letters: every junk line, exactly once, with a reason
+    dead = pipeline.dead_letters()
+    assert sorted(d["event"]["body"] for d in dead) == sorted(JUNK)
+    assert all(d["reason"] for d in dead)
+
+
+def test_kill_9_of_the_topology_gives_the_same_results(pipeline: Pipeline) -> None:
+    events = json_events(30_000, seed=5)
+    truth = Counter((str(e["service"]), str(e["status"])) for e in events)
+    bytes_truth: Counter[str] = Counter()
+    for e in events:
+        bytes_truth[str(e["service"])] += int(e["bytes"])  # type: ignore[call-overload]
+
+    pipeline.post_events(events[:10_000])
+    wait_for(lambda: pipeline.total_events() > 0, 60, "the first rows")
+    pipeline.post_events(events[10_000:20_000])
+    pipeline.kill("topology")  # mid-run: rows flushed, offsets committed, work in flight
+    pipeline.post_events(events[20_000:])
+    pipeline.start("topology")
+    barrier(pipeline, len(events), tag=2)
+
+    rows = pipeline.query(
+        queryType="groupBy",
+        interval="2026-01-01T00:00:00Z/2026-01-02T00:00:00Z",
+        dimensions=["service", "status"],
+        metrics=["events", "bytes"],
+    )
+    assert {(r["service"], r["status"]): r["events"] for r in rows} == dict(truth)
+    per_service: Counter[str] = Counter()
+    for r in rows:
+        per_service[r["service"]] += r["bytes"]
+    assert per_service == bytes_truth

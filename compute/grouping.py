@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from compute.context import TopologyContext
+from compute.exceptions import EmitError
 
 __all__ = ["CustomGrouping", "Grouping", "stable_hash"]
 
@@ -61,9 +62,10 @@ def stable_hash(value: Any, seed: int = 0) -> int:
     different processes route a key to the same task."""
     t = type(value)
     if t is str:
-        return zlib.crc32(value.encode(), seed)
+        return zlib.crc32(value.encode("utf-8", "surrogatepass"), seed)
     if t is int:
-        return zlib.crc32(value.to_bytes(16, "little", signed=True), seed)
+        size = 16 if -(2**127) <= value < 2**127 else value.bit_length() // 8 + 1
+        return zlib.crc32(value.to_bytes(size, "little", signed=True), seed)
     if t is bytes:
         return zlib.crc32(value, seed)
     if t is tuple or t is list:
@@ -72,6 +74,15 @@ def stable_hash(value: Any, seed: int = 0) -> int:
             h = stable_hash(item, h)
         return h
     return zlib.crc32(repr(value).encode(), seed)
+
+
+def _mix32(h: int) -> int:
+    """MurmurHash3's 32-bit finaliser: every output bit depends on every input bit."""
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & 0xFFFFFFFF
+    return h ^ (h >> 16)
 
 
 @dataclass(frozen=True)
@@ -139,10 +150,15 @@ class Grouping:
         idx = [field_index[f] for f in self.fields]
         load = [0] * n
 
-        def choose(values: Sequence[Any]) -> Any:
-            key = [values[i] for i in idx]
-            a = stable_hash(key, 13) % n
-            b = stable_hash(key, 17) % n
+        def choose(values: Sequence[Any]) -> Any:  # hot
+            # Two distinct candidates. Not crc32 under two seeds: crc32 is affine in its
+            # seed, so for a power-of-two n the two picks would differ by a constant that
+            # depends only on the key's length (all 3-byte keys on one task when n=2).
+            h = stable_hash([values[i] for i in idx])
+            a = h % n
+            if n == 1:
+                return inboxes[0]
+            b = (a + 1 + _mix32(h) % (n - 1)) % n
             chosen = a if load[a] <= load[b] else b
             load[chosen] += 1
             return inboxes[chosen]
@@ -165,5 +181,21 @@ class Grouping:
             if hasattr(custom, "prepare"):
                 custom.prepare(context, stream, targets)
             choose_tasks = custom.choose_tasks
-            return lambda values: [by_task[t] for t in choose_tasks(emitter_task, values)]
-        return lambda values: [by_task[t] for t in custom(targets, values)]
+
+            def choose(values: Sequence[Any]) -> list[Any]:
+                return _inboxes(by_task, choose_tasks(emitter_task, values), custom, stream)
+
+            return choose
+        return lambda values: _inboxes(by_task, custom(targets, values), custom, stream)
+
+
+def _inboxes(
+    by_task: Mapping[int, Any], tasks: Sequence[int], custom: Any, stream: str
+) -> list[Any]:
+    try:
+        return [by_task[t] for t in tasks]
+    except (KeyError, TypeError):
+        raise EmitError(
+            f"custom grouping {custom!r} on stream {stream!r} chose tasks {tasks!r}; "
+            f"it must return a list of ids from {sorted(by_task)}"
+        ) from None

@@ -187,7 +187,7 @@ class Topology:
             )
         if name in self._components:
             raise TopologyError(f"component {name!r} is declared twice; names must be unique")
-        if not isinstance(parallelism, int) or parallelism < 1:
+        if isinstance(parallelism, bool) or not isinstance(parallelism, int) or parallelism < 1:
             raise TopologyError(f"{kind} {name!r}: parallelism must be an integer >= 1")
         factory, cls = _factory(f"{kind} {name!r}", component, Spout if is_spout else Bolt)
         spec = ComponentSpec(

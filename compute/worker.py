@@ -266,7 +266,7 @@ class Worker:
                 if left <= 0:
                     pending = len(self.acker) if self.acker is not None else 0
                     raise IdleTimeout(
-                        f"topology {self.spec.name!r} not idle after {timeout}s "
+                        f"topology {self.spec.name!r} not idle after {timeout:.3g}s "
                         f"({pending} tuple trees pending)"
                     )
                 self._idle.wait(min(left, 0.05))

@@ -1,0 +1,242 @@
+"""The embedded pipeline: topology throughput, and freshness under live load.
+
+1. Throughput: ``--events`` events (the apache_logs lines and generated JSON lines,
+   half each) are loaded into ``logs.raw`` of a fresh local log; the log-metrics
+   topology then runs in one worker (in this process) until every event is parsed,
+   aggregated and committed. Prints events/s, and the ratio to a baseline: the same
+   parse + aggregate + encode work as a plain loop, no runtime and no broker.
+2. Freshness: collector, topology and query API run as processes (as ``squall demo``
+   runs them); a load client posts JSON events at ``--rate`` events/s in 100 ms
+   batches, and every 100 ms one probe event with a unique service. Freshness is the
+   time from the probe's HTTP 200 to the query API counting it. Prints p50/p99 and the
+   RSS of every process.
+
+    python -m bench pipeline [--events 200000] [--rate 10000] [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import orjson
+
+from bench.common import machine, rss_mib
+from compute import LocalCluster
+from compute.topologies.log_metrics import MinuteAggregator, encode_row, parse_event
+from compute.topologies.log_metrics.topology import CONFIG, build_topology
+from squall.broker import open_broker
+from squall.settings import load_settings
+from squall.topics import ensure_topics
+from squall.traffic import generate_events, ndjson
+
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "apache_logs"
+
+
+def _events(n: int) -> list[tuple[dict[str, str], str]]:
+    lines = DATA.read_text().splitlines()
+    half = n // 2
+    out = [({"service": "web", "id": f"a{i}"}, lines[i % len(lines)]) for i in range(half)]
+    for i, e in enumerate(generate_events(count=n - half, seed=3)):
+        out.append(({"id": f"j{i}"}, orjson.dumps(e).decode()))
+    return out
+
+
+def baseline(events: list[tuple[dict[str, str], str]]) -> float:
+    start = time.perf_counter()
+    agg = MinuteAggregator()
+    for i, (headers, body) in enumerate(events):
+        parsed = parse_event(headers, body)
+        agg.add(parsed)  # type: ignore[arg-type]
+        if i % 10_000 == 0:
+            for row in agg.flush():
+                encode_row(row)
+    for row in agg.flush():
+        encode_row(row)
+    return len(events) / (time.perf_counter() - start)
+
+
+def throughput(n: int) -> None:
+    events = _events(n)
+    base = baseline(events)
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(overrides={"data_dir": Path(tmp)})
+        with open_broker(settings.broker_url) as broker:
+            ensure_topics(broker, settings)
+            producer = broker.producer()
+            for headers, body in events:
+                service = headers.get("service", "json")
+                producer.send(
+                    settings.topic_raw,
+                    orjson.dumps({"headers": headers, "body": body}),
+                    key=service.encode(),
+                )
+            producer.flush()
+            with LocalCluster(CONFIG) as cluster:
+                start = time.perf_counter()
+                cluster.submit(build_topology(settings))
+                while True:
+                    m = cluster.metrics()
+                    if m["sink"].executed and m["parse"].executed >= n:
+                        break
+                    time.sleep(0.02)
+                parsed = time.perf_counter() - start
+                cluster.wait_idle(60)
+                rss = rss_mib()
+        del end
+    print(
+        f"   topology, one worker: {n / parsed:,.0f} events/s parsed and aggregated "
+        f"({n / parsed / base:.2f}x the plain-loop baseline of {base:,.0f}/s); RSS {rss:.0f} MiB"
+    )
+
+
+class _Parts:
+    def __init__(self, data_dir: Path) -> None:
+        self.env = dict(os.environ, SQUALL_DATA_DIR=str(data_dir))
+        self.env.pop("SQUALL_BROKER", None)
+        self.env.pop("SQUALL_STORE", None)
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.data_dir = data_dir
+
+    def start(self, name: str, *args: str) -> None:
+        with open(self.data_dir / f"{name}.log", "ab") as log:
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "squall", *args], env=self.env, stdout=log, stderr=log
+            )
+
+    def stop(self) -> None:
+        for p in self.procs.values():
+            p.send_signal(signal.SIGTERM)
+        for p in self.procs.values():
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def _wait_http(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer")
+
+
+def freshness(rate: float, seconds: float) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        parts = _Parts(Path(tmp))
+        try:
+            parts.start("collector", "collector")
+            parts.start("topology", "topology", "run", "log-metrics")
+            parts.start("serve", "serve")
+            _wait_http("http://127.0.0.1:8100/healthz")
+            _wait_http("http://127.0.0.1:8200/healthz")
+            _freshness_run(parts, rate, seconds)
+        finally:
+            parts.stop()
+
+
+def _freshness_run(parts: _Parts, rate: float, seconds: float) -> None:
+    sent: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    stop = threading.Event()
+    query = {
+        "queryType": "groupBy",
+        "interval": "2020-01-01T00:00:00Z/2100-01-01T00:00:00Z",
+        "granularity": "all",
+        "dimensions": ["service"],
+        "metrics": ["events"],
+    }
+
+    def watch() -> None:
+        with httpx.Client(timeout=5) as client:
+            while not stop.is_set() or len(seen) < len(sent):
+                pending = [s for s in list(sent) if s not in seen]
+                if pending:
+                    body = dict(query, filter={"service": pending})
+                    rows = client.post("http://127.0.0.1:8200/api/v1/query", json=body).json()
+                    now = time.perf_counter()
+                    for r in rows.get("rows", []):
+                        if r["service"] in sent and r["service"] not in seen:
+                            seen[r["service"]] = now
+                if stop.is_set() and time.perf_counter() > deadline:
+                    return
+                time.sleep(0.02)
+
+    deadline = float("inf")
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    events = generate_events(count=None, seed=1, rate=rate)
+    per_batch = max(1, int(rate / 10))
+    samples: dict[str, list[float]] = {name: [] for name in parts.procs}
+    with httpx.Client(timeout=10) as client:
+        begin = time.perf_counter()
+        tick = 0
+        while time.perf_counter() - begin < seconds:
+            now_iso = datetime.now(UTC).isoformat()
+            batch = [next(events) for _ in range(per_batch)]
+            for e in batch:
+                e["ts"] = now_iso
+            probe = f"probe-{tick}"
+            batch.append({"ts": now_iso, "service": probe, "path": "/p", "status": 200})
+            r = client.post(
+                "http://127.0.0.1:8100/v1/logs",
+                content=ndjson(batch),
+                headers={"content-type": "application/x-ndjson"},
+            )
+            if r.status_code == 200:
+                sent[probe] = time.perf_counter()
+            tick += 1
+            if tick % 10 == 0:
+                for name, p in parts.procs.items():
+                    samples[name].append(rss_mib(p.pid))
+            time.sleep(max(0.0, begin + tick * 0.1 - time.perf_counter()))
+    deadline = time.perf_counter() + 30
+    stop.set()
+    watcher.join()
+    lat = sorted(seen[s] - sent[s] for s in sent if s in seen)
+    if not lat:
+        print("   freshness: no probe became visible")
+        return
+    p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
+    print(
+        f"   freshness at {rate:,.0f} events/s for {seconds:.0f}s: p50 "
+        f"{statistics.median(lat):.2f}s, p99 {p99:.2f}s, max {lat[-1]:.2f}s "
+        f"({len(lat)}/{len(sent)} probes seen)"
+    )
+    for name, values in samples.items():
+        if values:
+            print(
+                f"      {name} RSS MiB: start {values[0]:.0f}, end {values[-1]:.0f}, "
+                f"max {max(values):.0f}"
+            )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--rate", type=float, default=10_000)
+    parser.add_argument("--seconds", type=float, default=30)
+    args = parser.parse_args(argv)
+    print("== pipeline: the embedded log-metrics topology and end-to-end freshness")
+    print(f"   machine: {machine()}")
+    throughput(args.events)
+    freshness(args.rate, args.seconds)
+
+
+if __name__ == "__main__":
+    main()

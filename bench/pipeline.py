@@ -92,11 +92,9 @@ def throughput(n: int) -> None:
                     time.sleep(0.02)
                 parsed = time.perf_counter() - start
                 cluster.wait_idle(60)
-                rss = rss_mib()
-        del end
     print(
         f"   topology, one worker: {n / parsed:,.0f} events/s parsed and aggregated "
-        f"({n / parsed / base:.2f}x the plain-loop baseline of {base:,.0f}/s); RSS {rss:.0f} MiB"
+        f"({n / parsed / base:.2f}x the plain-loop baseline of {base:,.0f}/s)"
     )
 
 

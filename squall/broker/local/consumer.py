@@ -3,7 +3,9 @@
 Semantics follow Kafka's eager rebalance protocol: when this member's assignment
 changes, ``on_revoke`` gets the whole old assignment (commit what you processed now),
 then ``on_assign`` the whole new one, and every assigned partition is read from the
-group's committed offset again (else from the log start). A background thread only
+group's committed offset again (else from the log start). A member joins at its first
+``poll`` (as on Kafka), so a consumer made only to read ``committed`` takes no
+partitions. From then on a background thread only
 heartbeats (every ``session_timeout / 3``), and stops doing so if ``poll`` is not called
 for ``max_poll_interval``, so a stuck process loses its partitions as on Kafka.
 """
@@ -75,13 +77,9 @@ class LocalConsumer(Consumer):
         self._data_version = -1
         self._dirty = True  # positions changed or the last fetch was not empty
         self._closed = False
+        self._directory = directory
         self._conn = connect(directory, options.busy_timeout)
-        with translate_errors(self._db_path, f"join consumer group {group!r}"):
-            self._membership.join(self._conn, _now_ms())
-        self._heartbeat = _Heartbeat(
-            self, connect(directory, options.busy_timeout, any_thread=True)
-        )
-        self._heartbeat.start()
+        self._heartbeat: _Heartbeat | None = None  # joined the group (at the first poll)
 
     # -- group -------------------------------------------------------------------------
 
@@ -90,6 +88,11 @@ class LocalConsumer(Consumer):
         m = self._membership
         now_ms = _now_ms()
         self._next_check = time.monotonic() + self._options.rebalance_check_interval
+        if self._heartbeat is None:  # join at the first poll, as a Kafka consumer does
+            m.join(self._conn, now_ms)
+            conn = connect(self._directory, self._options.busy_timeout, any_thread=True)
+            self._heartbeat = _Heartbeat(self, conn)
+            self._heartbeat.start()
         view = m.view(self._conn, now_ms)
         if view.my_heartbeat_ms is None:
             self._lose()
@@ -280,10 +283,11 @@ class LocalConsumer(Consumer):
         if self._assignment:  # still a member: the callback may commit (as on Kafka)
             self._call(self._on_revoke, set(self._assignment), errors)
         self._closed = True
-        self._heartbeat.stop()
         try:
-            with translate_errors(self._db_path, "leave the consumer group"):
-                self._membership.leave(self._conn)
+            if self._heartbeat is not None:
+                self._heartbeat.stop()
+                with translate_errors(self._db_path, "leave the consumer group"):
+                    self._membership.leave(self._conn)
         except BrokerError as exc:  # our partitions move once the session times out
             log.warning("could not leave group %r at once: %s", self._membership.group, exc)
         finally:

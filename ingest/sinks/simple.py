@@ -39,7 +39,8 @@ class FileSink(Sink):
     def start(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+            self._drop_torn_line()
         except OSError as exc:
             raise SinkError(f"file sink cannot open {self.path}: {exc}") from exc
 
@@ -53,6 +54,22 @@ class FileSink(Sink):
             os.fsync(self._fd)
         except OSError as exc:
             raise SinkError(f"file sink cannot write {self.path}: {exc}") from exc
+
+    def _drop_torn_line(self) -> None:
+        """A crash mid-batch can leave a partial last line; that batch was not committed
+        and will be delivered again, so cut the partial line off."""
+        size = os.fstat(self._fd).st_size
+        if size == 0 or os.pread(self._fd, 1, size - 1) == b"\n":
+            return
+        start = max(0, size - 65536)
+        while True:
+            tail = os.pread(self._fd, size - start, start)
+            cut = tail.rfind(b"\n")
+            if cut >= 0 or start == 0:
+                os.ftruncate(self._fd, start + cut + 1 if cut >= 0 else 0)
+                os.fsync(self._fd)
+                return
+            start = max(0, start - 65536)
 
     def stop(self) -> None:
         if self._fd >= 0:

@@ -1,0 +1,59 @@
+"""The broker sink through the embedded local log: one record per event on logs.raw,
+the Flume JSON shape as value, the service header as key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import orjson
+
+from ingest.agent import Agent
+from ingest.channels import FileChannel
+from ingest.interceptors import build_chain
+from ingest.sinks import BrokerSink
+from squall.broker import open_broker
+
+from .conftest import wait_for
+
+
+def test_events_reach_logs_raw_keyed_by_service(
+    tmp_path: Path, serve: Callable[[Agent], httpx.Client], apache_log_lines: list[str]
+) -> None:
+    url = f"local://{tmp_path / 'log'}"
+    sink = BrokerSink(url, topic="logs.raw", partitions=3)
+    agent = Agent(FileChannel(tmp_path / "ch"), sink, build_chain([{"type": "uuid"}]))
+    client = serve(agent)
+    lines = apache_log_lines[:300]
+    for service, chunk in (("web", lines[:200]), ("api", lines[200:])):
+        r = client.post(f"/v1/logs?service={service}", content="\n".join(chunk).encode())
+        assert r.json() == {"accepted": len(chunk)}
+    r = client.post("/events", json=[{"body": "no service"}])
+    assert r.json() == {"accepted": 1}
+    wait_for(lambda: agent.channel.stats().events == 0, what="the sink to drain")
+
+    with open_broker(url) as broker:
+        assert broker.partitions("logs.raw") == 3
+        consumer = broker.consumer("test", ["logs.raw"])
+        records = []
+        for _ in range(50):
+            records += consumer.poll(max_records=1000, timeout=0.2)
+            if len(records) >= 301:
+                break
+        consumer.close()
+    assert len(records) == 301
+    by_body = {}
+    for rec in records:
+        value = orjson.loads(rec.value)
+        assert set(value) == {"headers", "body"}
+        assert rec.key == (
+            value["headers"]["service"].encode() if "service" in value["headers"] else None
+        )
+        by_body[value["body"]] = value["headers"].get("service")
+    expected = {line: "web" for line in lines[:200]} | {line: "api" for line in lines[200:]}
+    assert by_body == expected | {"no service": None}
+    partitions = {rec.key: set() for rec in records}
+    for rec in records:
+        partitions[rec.key].add(rec.partition)
+    assert all(len(p) == 1 for p in partitions.values())  # one service, one partition

@@ -149,6 +149,7 @@ class WindowedBolt(Bolt):
         self._runtime_emit = self.emit
         self._runtime_emit_direct = self.emit_direct
         self.emit = self._emit_anchored  # type: ignore[method-assign]
+        self.emit_direct = self._emit_direct_anchored  # type: ignore[method-assign]
         self._current: list[Tuple] = []
         self._failed: set[int] = set()
         self._previous: list[Tuple] = []
@@ -170,6 +171,17 @@ class WindowedBolt(Bolt):
         stream: str = "default",
     ) -> None:
         self._runtime_emit(values, self._current if anchors is None else anchors, stream)
+
+    def _emit_direct_anchored(
+        self,
+        task: int,
+        values: Sequence[Any],
+        anchors: Tuple | Sequence[Tuple] | None = None,
+        stream: str = "default",
+    ) -> None:
+        self._runtime_emit_direct(
+            task, values, self._current if anchors is None else anchors, stream
+        )
 
     def process(self, tup: Tuple) -> None:
         if not hasattr(self, "_spec"):
@@ -196,16 +208,15 @@ class WindowedBolt(Bolt):
     def _add_counted(self, tup: Tuple) -> None:
         recent = self._recent
         recent.append(tup)
-        expired: list[Tuple] = []
-        if len(recent) > self._spec.length:
-            expired.append(recent.popleft())
         self._since += 1
-        for old in expired:
-            self._settle(old)
         if self._since >= self._spec.every:
             self._since = 0
-            tuples = list(recent)
-            self._fire(tuples, None, None)
+            self._fire(list(recent), None, None)
+            # the next firing holds the last ``length`` of these plus ``every`` newer ones:
+            # the oldest are in no later window, so settle them now, not on later arrivals
+            # (else a stream that stops leaves its last window's tuples to time out)
+            for _ in range(len(recent) + int(self._spec.every) - int(self._spec.length)):
+                self._settle(recent.popleft())
 
     # -- time windows --------------------------------------------------------------------
     def _timestamp(self, tup: Tuple) -> float:

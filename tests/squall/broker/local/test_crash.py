@@ -187,3 +187,69 @@ def test_a_killed_member_is_expired_and_its_partitions_move(tmp_path: Path) -> N
             survivor.poll(timeout=0.05)
     survivor.close()
     broker.close()
+
+
+_WORKER = """
+import sys
+from squall.broker import TopicPartition
+from squall.broker.local import LocalBroker
+broker = LocalBroker(sys.argv[1], session_timeout=3.0)
+producer = broker.producer(transactional_id="worker-" + sys.argv[2])
+consumer = broker.consumer("workers", ["in"])
+announced = False
+while True:
+    records = consumer.poll(max_records=200, timeout=0.1)
+    if consumer.assignment() and not announced:
+        print("assigned", flush=True)
+        announced = True
+    if not records:
+        continue
+    producer.begin_transaction()
+    offsets = {}
+    for r in records:
+        producer.send("out", r.value)
+        offsets[TopicPartition(r.topic, r.partition)] = r.offset + 1
+    producer.send_offsets_to_transaction(offsets, "workers")
+    producer.commit_transaction()
+"""
+
+
+def test_consume_transform_produce_is_exactly_once_across_a_worker_kill(tmp_path: Path) -> None:
+    broker = LocalBroker(tmp_path)
+    broker.create_topic("in", 4)
+    broker.create_topic("out", 1)
+    out = TopicPartition("out", 0)
+    producer = broker.producer()
+    sent: list[bytes] = []
+
+    def produce(n: int) -> None:
+        for _ in range(n):
+            sent.append(b"event-%d" % len(sent))
+            producer.send("in", sent[-1], key=sent[-1])
+        producer.flush()
+
+    def wait_for_output(count: int) -> None:
+        deadline = time.monotonic() + 60
+        while broker.end_offsets([out])[out] < count:
+            assert time.monotonic() < deadline, "the workers stopped making progress"
+            time.sleep(0.02)
+
+    with (
+        _child(_WORKER, str(tmp_path), "a") as a,
+        _child(_WORKER, str(tmp_path), "b") as b,
+    ):
+        _wait_for_line(a, "assigned")
+        _wait_for_line(b, "assigned")
+        produce(3000)
+        wait_for_output(1000)
+        os.kill(a.pid, signal.SIGKILL)  # mid-stream: a's open transaction dies with it
+        a.wait(timeout=30)
+        produce(3000)
+        with _child(_WORKER, str(tmp_path), "a") as restarted:
+            _wait_for_line(restarted, "assigned")
+            produce(2000)
+            wait_for_output(len(sent))
+    assert broker.end_offsets([out])[out] == len(sent)  # no duplicates (offsets are dense)
+    assert sorted(_values(broker, "out")) == sorted(sent)
+    producer.close()
+    broker.close()

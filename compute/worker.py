@@ -26,7 +26,7 @@ from compute.acker import Acker
 from compute.component import Bolt, Spout
 from compute.config import Config
 from compute.context import Checkpoint, TopologyContext
-from compute.exceptions import ComputeError, IdleTimeout
+from compute.exceptions import ComputeError, IdleTimeout, TopologyError
 from compute.executor import BoltExecutor, Route, SpoutExecutor
 from compute.metrics import ComponentMetrics, LatencyHistogram
 from compute.topology import TopologySpec
@@ -122,19 +122,28 @@ class Worker:
         )
         self._thread.start()
         self._started.wait()
+        if isinstance(self._start_error, TopologyError):
+            raise self._start_error  # e.g. a window that cannot fit the message timeout
         if self._start_error is not None:
             raise ComputeError(
                 f"topology {self.spec.name!r} failed to start: {self._start_error!r}"
             ) from self._start_error
 
     def _main(self) -> None:
+        opened: list[SpoutExecutor] = []
         try:
             for s in self.spouts:
                 s.spout.open(s.context)
+                opened.append(s)
             for b in self.bolts:
                 b.bolt.prepare(b.context)
         except BaseException as exc:
             self._start_error = exc
+            for s in opened:  # release what the opened spouts hold (connections...)
+                try:
+                    s.spout.close()
+                except Exception:
+                    log.exception("error closing spout %r task %d", s.component, s.task_id)
             self._started.set()
             return
         self._started.set()
@@ -255,7 +264,9 @@ class Worker:
         """Block until a whole round passes with nothing emitted, processed or pending."""
         deadline = time.monotonic() + timeout
         with self._idle:
-            start = self._round
+            # Round ``start + 1`` may be under way, its spouts already polled before this
+            # call (e.g. before a record was produced): only a later round counts.
+            start = self._round + 1
             while self._idle_round <= start:
                 if self._thread is not None and not self._thread.is_alive():
                     raise ComputeError(

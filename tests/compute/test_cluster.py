@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import queue
 import re
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -319,3 +322,39 @@ def test_two_topologies_run_side_by_side() -> None:
         assert cluster.metrics("b")["c"].executed == 7
     assert sorted(got_a) == list(range(50)) and sorted(got_b) == list(range(7))
     assert isinstance(b.build(), TopologySpec)
+
+
+def test_wait_idle_sees_work_handed_to_a_spout_during_its_poll() -> None:
+    """A record produced while the spout is polling (the round already under way saw
+    nothing) must still be processed before wait_idle returns."""
+    inbox: queue.Queue[int] = queue.Queue()
+    polling = threading.Event()
+    got: list[int] = []
+
+    class Polling(Spout):
+        outputs = ["n"]
+
+        def next_tuple(self) -> None:
+            try:
+                n = inbox.get_nowait()
+            except queue.Empty:
+                polling.set()
+                time.sleep(0.002)  # a poll that found nothing and took a moment (I/O)
+                return
+            self.emit([n], msg_id=n)
+
+    class Sink(Bolt):
+        def process(self, tup: Tuple) -> None:
+            got.append(tup["n"])
+
+    topo = Topology("poll")
+    topo.spout("s", Polling)
+    topo.bolt("b", Sink).shuffle_grouping("s")
+    with LocalCluster() as cluster:
+        cluster.submit(topo)
+        for n in range(20):
+            polling.clear()
+            assert polling.wait(5)  # the spout is inside an empty poll right now
+            inbox.put(n)
+            cluster.wait_idle(timeout=5)
+            assert got == list(range(n + 1))

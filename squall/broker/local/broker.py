@@ -39,7 +39,8 @@ class LocalBroker(Broker):
     ``busy_timeout`` (30 s) and the other tunables of ``LogOptions``.
 
     Records carry the time they were appended (Kafka's LogAppendTime). The broker
-    object itself is thread-safe; its producers and consumers are not.
+    object itself is thread-safe; its producers and consumers are not. Open the log in
+    each process (after a fork, not before): SQLite connections must not cross a fork.
     """
 
     def __init__(self, path: str | Path, **options: float | int | None):

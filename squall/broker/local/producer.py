@@ -76,7 +76,11 @@ class LocalProducer(Producer):
         self._next_retention = time.monotonic() + options.retention_check_interval
         self._epoch = 0
         if transactional_id is not None:
-            self._epoch = self._init_transactions(transactional_id)
+            try:
+                self._epoch = self._init_transactions(transactional_id)
+            except BaseException:
+                self._conn.close()
+                raise
 
     def _init_transactions(self, transactional_id: str) -> int:
         with (

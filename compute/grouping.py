@@ -114,7 +114,9 @@ class Grouping:
             return (lambda _values: next(cycle)), False
         if kind == "local_or_shuffle":
             local = [ib for ib, t in zip(inboxes, task_ids, strict=True) if t in local_tasks]
-            cycle = itertools.cycle(local or list(inboxes))
+            order = local or list(inboxes)
+            random.shuffle(order)  # else every emitter starts on the same task
+            cycle = itertools.cycle(order)
             return (lambda _values: next(cycle)), False
         if kind == "none":
             pick = random.Random().choice

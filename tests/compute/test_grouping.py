@@ -103,6 +103,20 @@ def test_local_or_shuffle_in_one_process_spreads_over_all_tasks(cluster: LocalCl
     assert all(abs(c - n / 3) <= 0.05 * n / 3 for c in counts.values()), counts
 
 
+@pytest.mark.parametrize("kind", ["shuffle", "local_or_shuffle"])
+def test_emitters_do_not_all_start_on_the_same_task(cluster: LocalCluster, kind: str) -> None:
+    """16 spout tasks emit one tuple each: a shuffle must not send all 16 to one task
+    (each emitter's order is its own; all on one task has probability 4**-15)."""
+    seen = Seen()
+    topo = Topology("starts")
+    topo.spout("s", rows_spout([(i,) for i in range(16)], ["n"]), parallelism=16)
+    getattr(topo.bolt("b", recorder(seen), parallelism=4), f"{kind}_grouping")("s")
+    run(cluster, topo)
+
+    assert sorted(v for _, (v,), *_ in seen.rows) == list(range(16))
+    assert len({task for task, *_ in seen.rows}) > 1
+
+
 def test_fields_each_key_reaches_exactly_one_task_across_emitters(cluster: LocalCluster) -> None:
     keys = [f"key-{i % 49}" for i in range(2000)]  # 49: both spout tasks see each key
     seen = Seen()

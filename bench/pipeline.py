@@ -17,11 +17,7 @@
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -36,6 +32,7 @@ from compute import LocalCluster
 from compute.topologies.log_metrics import MinuteAggregator, encode_row, parse_event
 from compute.topologies.log_metrics.topology import CONFIG, build_topology
 from squall.broker import open_broker
+from squall.processes import ProcessGroup, child_env
 from squall.settings import load_settings
 from squall.topics import ensure_topics
 from squall.traffic import generate_events, ndjson
@@ -83,14 +80,17 @@ def throughput(n: int) -> None:
                 )
             producer.flush()
             with LocalCluster(CONFIG) as cluster:
-                start = time.perf_counter()
                 cluster.submit(build_topology(settings))
+                first = 0  # time from the first parsed event: leave out start-up
                 while True:
                     m = cluster.metrics()
+                    if not first and m["parse"].executed:
+                        first, start = m["parse"].executed, time.perf_counter()
                     if m["sink"].executed and m["parse"].executed >= n:
                         break
                     time.sleep(0.02)
                 parsed = time.perf_counter() - start
+                n -= first
                 cluster.wait_idle(60)
     print(
         f"   topology, one worker: {n / parsed:,.0f} events/s parsed and aggregated "
@@ -98,57 +98,20 @@ def throughput(n: int) -> None:
     )
 
 
-class _Parts:
-    def __init__(self, data_dir: Path) -> None:
-        self.env = dict(os.environ, SQUALL_DATA_DIR=str(data_dir))
-        self.env.pop("SQUALL_BROKER", None)
-        self.env.pop("SQUALL_STORE", None)
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.data_dir = data_dir
-
-    def start(self, name: str, *args: str) -> None:
-        with open(self.data_dir / f"{name}.log", "ab") as log:
-            self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", "squall", *args], env=self.env, stdout=log, stderr=log
-            )
-
-    def stop(self) -> None:
-        for p in self.procs.values():
-            p.send_signal(signal.SIGTERM)
-        for p in self.procs.values():
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-
-
-def _wait_http(url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer")
-
-
 def freshness(rate: float, seconds: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        parts = _Parts(Path(tmp))
+        parts = ProcessGroup(child_env(data_dir=tmp), Path(tmp) / "logs")
         try:
-            parts.start("collector", "collector")
-            parts.start("topology", "topology", "run", "log-metrics")
-            parts.start("serve", "serve")
-            _wait_http("http://127.0.0.1:8100/healthz")
-            _wait_http("http://127.0.0.1:8200/healthz")
+            for name in ("collector", "topology", "serve"):
+                parts.start(name)
+            parts.wait_http("collector", "http://127.0.0.1:8100/healthz")
+            parts.wait_http("serve", "http://127.0.0.1:8200/healthz")
             _freshness_run(parts, rate, seconds)
         finally:
             parts.stop()
 
 
-def _freshness_run(parts: _Parts, rate: float, seconds: float) -> None:
+def _freshness_run(parts: ProcessGroup, rate: float, seconds: float) -> None:
     sent: dict[str, float] = {}
     seen: dict[str, float] = {}
     stop = threading.Event()
@@ -200,8 +163,8 @@ def _freshness_run(parts: _Parts, rate: float, seconds: float) -> None:
                 sent[probe] = time.perf_counter()
             tick += 1
             if tick % 10 == 0:
-                for name, p in parts.procs.items():
-                    samples[name].append(rss_mib(p.pid))
+                for name in parts.procs:
+                    samples[name].append(rss_mib(parts.pid(name)))
             time.sleep(max(0.0, begin + tick * 0.1 - time.perf_counter()))
     deadline = time.perf_counter() + 30
     stop.set()

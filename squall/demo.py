@@ -10,84 +10,27 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime
 
 import httpx
 
-from squall.exceptions import SquallError
+from squall.processes import ProcessGroup, child_env
 from squall.settings import Settings, load_settings
 from squall.traffic import generate_events, ndjson
 
 __all__ = ["run_demo"]
 
-_READY_TIMEOUT = 60.0
-
-
-class DemoError(SquallError):
-    """A part of the demo did not start or stopped unexpectedly."""
-
 
 def _env(settings: Settings) -> dict[str, str]:
     """Every child sees the same settings, with absolute paths."""
-    return dict(
-        os.environ,
-        SQUALL_DATA_DIR=str(settings.data_dir.resolve()),
-        SQUALL_BROKER=settings.broker_url,
-        SQUALL_STORE=settings.store_url,
+    return child_env(
+        data_dir=str(settings.data_dir.resolve()),
+        broker=settings.broker_url,
+        store=settings.store_url,
     )
-
-
-class _Parts:
-    """The demo's child processes, stopped together."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.env = _env(settings)
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        log_dir = settings.data_dir.resolve() / "logs"
-        log_dir.mkdir(parents=True, exist_ok=True)
-        self.log_dir = log_dir
-
-    def start(self, name: str, *args: str) -> None:
-        with open(self.log_dir / f"{name}.log", "ab") as log:  # the child keeps its own fd
-            self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", "squall", *args], env=self.env, stdout=log, stderr=log
-            )
-
-    def check(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                raise DemoError(
-                    f"{name} exited with code {proc.returncode}; "
-                    f"see {self.log_dir / (name + '.log')}"
-                )
-
-    def wait_ready(self, name: str, url: str) -> None:
-        deadline = time.monotonic() + _READY_TIMEOUT
-        while time.monotonic() < deadline:
-            self.check()
-            try:
-                if httpx.get(url, timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise DemoError(f"{name} did not answer {url} within {_READY_TIMEOUT:.0f}s")
-
-    def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 def _visible_events(query_url: str) -> int:
@@ -133,19 +76,18 @@ def run_demo(args: argparse.Namespace) -> int:
     )
     collector = f"http://{settings.collector_host}:{settings.collector_port}"
     serve = f"http://{settings.serve_host}:{settings.serve_port}"
-    parts = _Parts(settings)
+    parts = ProcessGroup(_env(settings), settings.data_dir.resolve() / "logs")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, _interrupt)  # stop the children on SIGTERM too
     try:
-        parts.start("collector", "collector")
-        parts.start("topology", "topology", "run", "log-metrics")
-        parts.start("serve", "serve")
-        parts.wait_ready("collector", f"{collector}/healthz")
-        parts.wait_ready("query API", f"{serve}/healthz")
+        for name in ("collector", "topology", "serve"):
+            parts.start(name)
+        parts.wait_http("collector", f"{collector}/healthz")
+        parts.wait_http("query API", f"{serve}/healthz")
         print(f"collector  {collector}  (POST /events, /v1/logs)")
         print(f"dashboard  {serve}/")
         print(f"query API  {serve}/api/v1/query")
-        print(f"state and logs in {settings.data_dir.resolve()}")
+        print(f"state in {settings.data_dir.resolve()}, logs in {parts.log_dir}")
         if args.replay:
             from ingest.send import send_file
 

@@ -3,11 +3,7 @@ separate ``squall`` processes on free ports, talking only through HTTP and the l
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +14,7 @@ import orjson
 import pytest
 
 from squall.broker import open_broker
+from squall.processes import ProcessGroup, child_env
 
 
 def free_port() -> int:
@@ -43,57 +40,29 @@ class Pipeline:
         self.data_dir = data_dir
         self.collector_port = free_port()
         self.serve_port = free_port()
-        self.env = dict(
-            os.environ,
-            SQUALL_DATA_DIR=str(data_dir),
-            SQUALL_COLLECTOR_PORT=str(self.collector_port),
-            SQUALL_SERVE_PORT=str(self.serve_port),
+        env = child_env(
+            data_dir=str(data_dir),
+            collector_port=str(self.collector_port),
+            serve_port=str(self.serve_port),
         )
-        self.env.pop("SQUALL_BROKER", None)
-        self.env.pop("SQUALL_STORE", None)
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.parts = ProcessGroup(env, data_dir / "logs")
         self.collector = f"http://127.0.0.1:{self.collector_port}"
         self.serve = f"http://127.0.0.1:{self.serve_port}"
         self.http = httpx.Client(timeout=30.0)
 
     def start(self, name: str) -> None:
-        args = {
-            "collector": ["collector"],
-            "topology": ["topology", "run", "log-metrics"],
-            "serve": ["serve"],
-        }[name]
-        with open(self.data_dir / f"{name}.log", "ab") as log:  # the child keeps its own fd
-            self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", "squall", *args], env=self.env, stdout=log, stderr=log
-            )
-        if name in ("collector", "serve"):
-            url = self.collector if name == "collector" else self.serve
-            wait_for(lambda: self._healthy(name, f"{url}/healthz"), 60, f"{name} to answer")
-
-    def _healthy(self, name: str, url: str) -> bool:
-        proc = self.procs[name]
-        if proc.poll() is not None:
-            log = (self.data_dir / f"{name}.log").read_text(errors="replace")
-            raise AssertionError(f"{name} exited with {proc.returncode}:\n{log[-3000:]}")
-        try:
-            return self.http.get(url).status_code == 200
-        except httpx.HTTPError:
-            return False
+        self.parts.start(name)
+        if name == "collector":
+            self.parts.wait_http(name, f"{self.collector}/healthz")
+        elif name == "serve":
+            self.parts.wait_http(name, f"{self.serve}/healthz")
 
     def kill(self, name: str) -> None:
         """kill -9, as a crash would."""
-        proc = self.procs.pop(name)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        self.parts.kill(name)
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        self.parts.stop()
         self.http.close()
 
     def post_lines(self, lines: list[str], service: str) -> None:

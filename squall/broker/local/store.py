@@ -97,11 +97,15 @@ def translate_errors(db_path: Path, action: str) -> Iterator[None]:
                 f"or lower the retention, then retry"
             ) from exc
         raise BrokerError(f"could not {action} on {db_path}: SQLite said {msg!r}") from exc
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError) as exc:
+        raise BrokerError(f"could not {action} on {db_path}: SQLite said {exc!s}") from exc
+    except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed", ...
         raise BrokerError(
             f"could not {action}: {db_path} is not a readable Squall local log ({exc}); "
             f"move it away to start an empty log"
         ) from exc
+    except sqlite3.Error as exc:
+        raise BrokerError(f"could not {action} on {db_path}: SQLite said {exc!s}") from exc
 
 
 def connect(

@@ -632,3 +632,31 @@ def test_metrics_counters_equal_the_truth(cluster: LocalCluster) -> None:
     assert sorted(kinds(events, "fail")) == tracked_fail
     assert m["s"].complete_latency_ms_p99 >= m["s"].complete_latency_ms_p50 > 0
     assert m["split"].execute_latency_ms > 0 and 0 < m["split"].capacity <= 1
+
+
+def test_replay_from_inside_fail(cluster: LocalCluster) -> None:
+    """A spout that re-emits straight from ``fail`` (Storm's usual replay)."""
+    events: Events = []
+
+    class Replaying(MsgSpout):
+        def fail(self, msg_id: Any) -> None:
+            self.events.append(("fail", msg_id))
+            self.emit([msg_id], msg_id=msg_id)
+
+    class FirstFails(Bolt):
+        def prepare(self, context: TopologyContext) -> None:
+            self.seen: set[Any] = set()
+
+        def process(self, tup: Tuple) -> None:
+            if tup["m"] not in self.seen:
+                self.seen.add(tup["m"])
+                raise FailedException("first attempt fails")
+
+    topo = Topology("replay-in-fail")
+    topo.spout("s", lambda: Replaying(list(range(25)), events))
+    topo.bolt("b", FirstFails, parallelism=2).fields_grouping("s", ["m"])
+    cluster.submit(topo)
+    cluster.wait_idle(timeout=20)
+    assert Counter(kinds(events, "fail")) == dict.fromkeys(range(25), 1)
+    assert Counter(kinds(events, "ack")) == dict.fromkeys(range(25), 1)
+    assert cluster.metrics()["s"].emitted == 50

@@ -358,3 +358,24 @@ def test_wait_idle_sees_work_handed_to_a_spout_during_its_poll() -> None:
             inbox.put(n)
             cluster.wait_idle(timeout=5)
             assert got == list(range(n + 1))
+
+
+def test_submit_takes_a_config_per_topology() -> None:
+    log: list[tuple[str, Any]] = []
+
+    class Never(Bolt):
+        auto_ack = False
+
+        def process(self, tup: Tuple) -> None:
+            pass
+
+    class Three(Count):
+        limit = 3
+
+    topo = Topology("own-config")
+    topo.spout("s", lambda: Three(log))
+    topo.bolt("b", Never).shuffle_grouping("s")
+    with LocalCluster(Config(acking=True, message_timeout=60)) as cluster:
+        cluster.submit(topo, Config(acking=False))
+        cluster.wait_idle(timeout=5)  # with the cluster's config this would time out
+    assert sorted(m for k, m in log if k == "ack") == [0, 1, 2]

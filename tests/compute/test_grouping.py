@@ -50,7 +50,7 @@ def rows_spout(rows: Sequence[Row], outputs: Any) -> type[Spout]:
             else:
                 self.emit(list(row))
 
-    Rows.outputs = outputs  # type: ignore[misc]
+    Rows.outputs = outputs
     return Rows
 
 

@@ -169,7 +169,7 @@ def test_bad_output_fields(outputs: Any, problem: str) -> None:
         def process(self, tup: Tuple) -> None:
             pass
 
-    Bad.outputs = outputs  # type: ignore[misc]
+    Bad.outputs = outputs
     with pytest.raises(TopologyError, match=problem):
         Topology("t").bolt("b", Bad)
 

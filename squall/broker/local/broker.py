@@ -50,9 +50,10 @@ class LocalBroker(Broker):
             self.options = LogOptions(**options)  # type: ignore[arg-type]
         except TypeError as exc:
             raise TypeError(f"LocalBroker: {exc}; see squall.broker.local.LogOptions") from exc
-        self._db_path = self.path / DB_NAME
-        initialize(self.path, self.options.busy_timeout)
-        self._conn = connect(self.path, self.options.busy_timeout, any_thread=True)
+        self._directory = self.path.resolve()  # one name per log, however it was given
+        self._db_path = self._directory / DB_NAME
+        initialize(self._directory, self.options.busy_timeout)
+        self._conn = connect(self._directory, self.options.busy_timeout, any_thread=True)
         self._lock = threading.Lock()
         self._closed = False
 
@@ -127,7 +128,7 @@ class LocalBroker(Broker):
 
     def producer(self, transactional_id: str | None = None) -> LocalProducer:
         self._checked()
-        return LocalProducer(self.path, self.options, transactional_id)
+        return LocalProducer(self._directory, self.options, transactional_id)
 
     def consumer(
         self,
@@ -137,7 +138,7 @@ class LocalBroker(Broker):
         on_revoke: RebalanceCallback | None = None,
     ) -> LocalConsumer:
         self._checked()
-        return LocalConsumer(self.path, self.options, group, topics, on_assign, on_revoke)
+        return LocalConsumer(self._directory, self.options, group, topics, on_assign, on_revoke)
 
     def enforce_retention(self, now_ms: int | None = None) -> int:
         """Drop records beyond the retention now; returns how many. Producers also run

@@ -89,6 +89,7 @@ class LocalConsumer(Consumer):
         now_ms = _now_ms()
         self._next_check = time.monotonic() + self._options.rebalance_check_interval
         if self._heartbeat is None:  # join at the first poll, as a Kafka consumer does
+            m.register(str(self._db_path), present=True)
             m.join(self._conn, now_ms)
             conn = connect(self._directory, self._options.busy_timeout, any_thread=True)
             self._heartbeat = _Heartbeat(self, conn)
@@ -285,6 +286,7 @@ class LocalConsumer(Consumer):
         self._closed = True
         try:
             if self._heartbeat is not None:
+                self._membership.register(str(self._db_path), present=False)
                 self._heartbeat.stop()
                 with translate_errors(self._db_path, "leave the consumer group"):
                     self._membership.leave(self._conn)

@@ -9,19 +9,66 @@ processed). So two live members never read the same partition at once.
 
 A member that closes deletes its rows at once; a member that stops heartbeating for
 ``session_timeout`` is expired by the next member that checks the group.
+
+Zombie guard for transactions (what KIP-447 gives Kafka): a transactional commit of
+offsets for a group this process has members in is refused if a member of *another*
+process now owns one of the partitions, i.e. this process was expired and its work was
+handed over while it was stalled.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from squall.broker.base import TopicPartition
 from squall.broker.local.store import write_txn
 
-__all__ = ["GroupView", "Membership", "assign_round_robin"]
+__all__ = ["GroupView", "Membership", "assign_round_robin", "foreign_owners"]
+
+# (pid, log file, group) -> ids of the members this process runs; the pid keeps a forked
+# child from taking its parent's members for its own
+_local_members: dict[tuple[int, str, str], set[str]] = {}
+_local_lock = threading.Lock()
+
+
+def _register(db: str, group: str, member_id: str, present: bool) -> None:
+    key = (os.getpid(), db, group)
+    with _local_lock:
+        members = _local_members.setdefault(key, set())
+        if present:
+            members.add(member_id)
+        else:
+            members.discard(member_id)
+            if not members:
+                del _local_members[key]
+
+
+def foreign_owners(
+    conn: sqlite3.Connection, db: str, partitions: Iterable[tuple[str, str, int]]
+) -> list[str]:
+    """Inside a write transaction: of ``(group, topic, partition)``, those owned by a
+    member of another process, for groups this process has members in."""
+    pid = os.getpid()
+    with _local_lock:
+        local = {
+            group: set(ids) for (p, d, group), ids in _local_members.items() if p == pid and d == db
+        }
+    foreign = []
+    for group, topic, part in partitions:
+        if group not in local:
+            continue  # no member here: offsets committed on a member's behalf; allowed
+        row = conn.execute(
+            "SELECT member_id FROM owners WHERE grp = ? AND topic = ? AND part = ?",
+            (group, topic, part),
+        ).fetchone()
+        if row is not None and row[0] not in local[group]:
+            foreign.append(f"{topic}[{part}]")
+    return foreign
 
 
 def assign_round_robin(
@@ -65,6 +112,10 @@ class Membership:
         self.member_id = member_id
         self.topics = frozenset(topics)
         self.session_ms = session_ms
+
+    def register(self, db: str, present: bool) -> None:
+        """Record (or forget) that this process runs this member (see foreign_owners)."""
+        _register(db, self.group, self.member_id, present)
 
     def join(self, conn: sqlite3.Connection, now_ms: int) -> None:
         conn.execute(

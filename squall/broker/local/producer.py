@@ -28,6 +28,7 @@ from squall.broker.exceptions import (
     TransactionAborted,
     UnknownPartition,
 )
+from squall.broker.local.group import foreign_owners
 from squall.broker.local.retention import enforce_retention
 from squall.broker.local.store import (
     DB_NAME,
@@ -260,6 +261,13 @@ class LocalProducer(Producer):
                         f"a newer producer with transactional_id "
                         f"{self._transactional_id!r} was opened, so this transaction "
                         f"was aborted and this producer can no longer commit; close it"
+                    )
+                taken = foreign_owners(conn, str(self._db_path), self._txn_offsets)
+                if taken:
+                    raise TransactionAborted(
+                        f"the transaction was aborted: {', '.join(taken)} now belong to a "
+                        f"consumer in another process (this one was expired from the group "
+                        f"while stalled); replay from the committed offsets"
                     )
                 self._write_buffer(conn, time.time_ns() // 1_000_000)
                 conn.executemany(

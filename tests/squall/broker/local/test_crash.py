@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from squall.broker import TopicPartition
+import pytest
+
+from squall.broker import TopicPartition, TransactionAborted
 from squall.broker.local import LocalBroker
 
 
@@ -251,5 +253,38 @@ def test_consume_transform_produce_is_exactly_once_across_a_worker_kill(tmp_path
             wait_for_output(len(sent))
     assert broker.end_offsets([out])[out] == len(sent)  # no duplicates (offsets are dense)
     assert sorted(_values(broker, "out")) == sorted(sent)
+    producer.close()
+    broker.close()
+
+
+def test_offsets_of_partitions_another_process_took_over_are_not_committed(
+    tmp_path: Path,
+) -> None:
+    broker = LocalBroker(tmp_path, session_timeout=1.0)
+    broker.create_topic("t", 4)
+    broker.create_topic("out", 1)
+    here = broker.consumer("g", ["t"])
+    producer = broker.producer(transactional_id="here")
+    with _child(_MEMBER, str(tmp_path)) as proc:
+        _wait_for_line(proc, "assigned")
+        deadline = time.monotonic() + 30
+        while len(here.assignment()) != 2:  # the child process holds the other two
+            assert time.monotonic() < deadline
+            here.poll(timeout=0.05)
+        theirs = {TopicPartition("t", p) for p in range(4)} - here.assignment()
+        # e.g. this process stalled, was expired, and its partitions moved: a late commit
+        producer.begin_transaction()
+        producer.send("out", b"late")
+        producer.send_offsets_to_transaction(dict.fromkeys(theirs, 7), "g")
+        with pytest.raises(TransactionAborted, match="another process"):
+            producer.commit_transaction()
+        producer.begin_transaction()
+        producer.send("out", b"mine")
+        producer.send_offsets_to_transaction(dict.fromkeys(here.assignment(), 7), "g")
+        producer.commit_transaction()
+    assert [here.committed(tp) for tp in sorted(theirs)] == [None, None]
+    assert {here.committed(tp) for tp in here.assignment()} == {7}
+    assert _values(broker, "out") == [b"mine"]
+    here.close()
     producer.close()
     broker.close()

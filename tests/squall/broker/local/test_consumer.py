@@ -56,3 +56,23 @@ def test_a_member_that_stops_polling_loses_its_partitions_and_rejoins(tmp_path: 
     for c in (stalled, other):
         c.close()
     broker.close()
+
+
+def test_a_topic_created_after_subscribing_is_picked_up(tmp_path: Path) -> None:
+    broker = LocalBroker(tmp_path)
+    consumer = broker.consumer("g", ["later"])
+    assert consumer.poll(timeout=0.1) == []
+    assert consumer.assignment() == set()
+    broker.create_topic("later", 1)
+    producer = broker.producer()
+    producer.send("later", b"v")
+    producer.flush()
+    records = []
+    deadline = time.monotonic() + 30
+    while not records:
+        assert time.monotonic() < deadline
+        records = consumer.poll(timeout=0.1)
+    assert [(r.topic, r.offset, r.value) for r in records] == [("later", 0, b"v")]
+    consumer.close()
+    producer.close()
+    broker.close()

@@ -234,7 +234,8 @@ class FileChannel(Channel):
         try:
             if roll:
                 with self._sync_lock, self._lock:
-                    self._roll()
+                    if self._offset > 0 and self._offset + n > self.segment_bytes:
+                        self._roll()
             with self._lock:
                 offset = self._offset
                 try:
@@ -249,23 +250,27 @@ class FileChannel(Channel):
                 self._written = rec.end
                 self._pending.append(rec)
                 return rec.end
-        except OSError as exc:
+        except (OSError, ChannelError) as exc:
             with self._lock:
                 self._events -= count
                 self._bytes -= n
+            if isinstance(exc, ChannelError):
+                raise
             raise ChannelError(
                 f"file channel cannot write to {self.directory}: {exc}. "
                 f"Free disk space or fix permissions; retry after {self.retry_after:g}s."
             ) from exc
 
     def _roll(self) -> None:
-        """Start a new segment; caller holds _sync_lock and _lock."""
+        """Start a new segment; caller holds _sync_lock and _lock. The old one is fully
+        synced first, so only the last segment can ever have a torn tail."""
+        new_fd = self._create_segment(self._seg + 1)  # if this fails, the old one stays
         os.fdatasync(self._fd)
         os.close(self._fd)
         self._synced = self._written
         self._publish(self._synced)
         self._seg += 1
-        self._fd = self._create_segment(self._seg)
+        self._fd = new_fd
         self._offset = 0
         self._written = (self._seg, 0)
 

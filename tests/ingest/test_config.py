@@ -104,3 +104,10 @@ def test_bad_configs_say_what_is_wrong(tmp_path: Path, text: str, message: str) 
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(CollectorConfigError, match="cannot read collector config"):
         load_config(tmp_path / "absent.toml", load_settings({}))
+
+
+def test_the_example_config_loads() -> None:
+    example = Path(__file__).resolve().parents[2] / "ingest" / "collector.example.toml"
+    config = load_config(example, load_settings({}))
+    assert (config.channel["type"], config.sink["type"]) == ("file", "broker")
+    assert [i["type"] for i in config.interceptors] == ["timestamp", "host", "uuid"]

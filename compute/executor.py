@@ -154,6 +154,7 @@ class SpoutExecutor(Executor):
         super().__init__(context, acker)
         self.spout = spout
         self.pending = 0  # trees in flight
+        self.worker_index = 0
         self.done: list[tuple[Any, bool]] = []  # (msg_id, ok) to hand to the spout
         self.complete_latency = LatencyHistogram()
         spout.emit = self.emit  # type: ignore[method-assign]
@@ -183,7 +184,8 @@ class SpoutExecutor(Executor):
             if msg_id is not None:  # acking off: acked as soon as emitted (Storm's rule)
                 self.done.append((msg_id, True))
             return
-        root = getrandbits(64) or 1
+        # the low byte names the worker whose acker owns the tree (compute.transfer)
+        root = ((getrandbits(55) + 1) << 8) | self.worker_index
         xor = self._route(values, stream, routes, fields, None, root)
         self.pending += 1
         acker.init(root, xor, self, msg_id)

@@ -11,8 +11,10 @@ so a worker runs all its tasks on one thread in scheduling rounds:
 4. an idle round (nothing emitted, nothing processed) sleeps 1 ms, as Storm's spout
    wait strategy does.
 
-Parallelism across cores comes from several worker processes, each a Kafka consumer
-group member (see compute.runner); tasks inside a worker share its thread.
+Parallelism across cores comes from several worker processes. Each can run the whole
+topology as a consumer-group member of the broker (compute.runner: stateless workers,
+partitions spread by the broker), or a share of the tasks, exchanging tuple batches and
+acks with the other workers as bytes over a ``Transport`` (compute.transfer).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from compute.acker import Acker
@@ -30,6 +33,7 @@ from compute.exceptions import ComputeError, IdleTimeout, TopologyError
 from compute.executor import BoltExecutor, Route, SpoutExecutor
 from compute.metrics import ComponentMetrics, LatencyHistogram
 from compute.topology import TopologySpec
+from compute.transfer import Outbox, RoutingAcker, Transport, decode_batch, encode_batch
 
 __all__ = ["Worker"]
 
@@ -42,10 +46,28 @@ _IDLE_SLEEP = 0.001
 class Worker:
     """Runs every task of ``spec`` on one thread (``start``/``stop``/``wait_idle``)."""
 
-    def __init__(self, spec: TopologySpec, config: Config) -> None:
+    def __init__(
+        self,
+        spec: TopologySpec,
+        config: Config,
+        assignment: Mapping[int, int] | None = None,
+        index: int = 0,
+        transport: Transport | None = None,
+    ) -> None:
+        """Run the tasks that ``assignment`` (task id -> worker index) gives worker
+        ``index``, exchanging tuples and acks with the other workers over
+        ``transport``; without an assignment, every task runs here."""
         self.spec = spec
         self.config = config
-        self.acker = Acker(config.message_timeout) if config.acking else None
+        self.index = index
+        self.assignment = assignment
+        self.transport = transport
+        acker = Acker(config.message_timeout) if config.acking else None
+        self.acker: Acker | RoutingAcker | None = acker
+        if acker is not None and transport is not None:
+            self.acker = RoutingAcker(acker, index)
+        self._out: dict[int, list[tuple[int, Any]]] = {}
+        self._fields_of: dict[tuple[str, str], dict[str, int]] = {}
         self.spouts: list[SpoutExecutor] = []
         self.bolts: list[BoltExecutor] = []
         self._thread: threading.Thread | None = None
@@ -67,27 +89,40 @@ class Worker:
         spec, config = self.spec, self.config
         tasks = {c.name: list(c.task_ids) for c in spec.components.values()}
         executors: dict[int, SpoutExecutor | BoltExecutor] = {}
+        inboxes: dict[int, Any] = {}
         for comp in spec.components.values():
+            for stream, names in comp.outputs.items():
+                self._fields_of[(comp.name, stream)] = {f: i for i, f in enumerate(names)}
             for index, task_id in enumerate(comp.task_ids):
+                where = self.assignment.get(task_id, 0) if self.assignment else self.index
+                if where != self.index:
+                    if not comp.is_spout:
+                        inboxes[task_id] = Outbox(task_id, self._out.setdefault(where, []))
+                    continue
                 ctx = TopologyContext(
                     spec.name, comp.name, task_id, index, comp.parallelism, config, tasks
                 )
                 instance = comp.make()
                 if comp.is_spout:
                     assert isinstance(instance, Spout)
-                    executors[task_id] = SpoutExecutor(instance, ctx, self.acker)
+                    spout = SpoutExecutor(instance, ctx, self.acker)  # type: ignore[arg-type]
+                    spout.worker_index = self.index
+                    executors[task_id] = spout
                 else:
                     assert isinstance(instance, Bolt)
-                    executors[task_id] = BoltExecutor(instance, ctx, self.acker)
-        inboxes = {t: ex.inbox for t, ex in executors.items() if isinstance(ex, BoltExecutor)}
+                    bolt = executors[task_id] = BoltExecutor(instance, ctx, self.acker)  # type: ignore[arg-type]
+                    inboxes[task_id] = bolt.inbox
         local = frozenset(executors)
         for ex in executors.values():
             self._compile(ex, inboxes, local)
         order = _topological_order(spec)
         for name in order:
             for t in spec.components[name].task_ids:
+                if t not in executors:
+                    continue
                 ex = executors[t]
                 (self.spouts if isinstance(ex, SpoutExecutor) else self.bolts).append(ex)  # type: ignore[arg-type]
+        self._local_inboxes = {b.task_id: b.inbox for b in self.bolts}
 
     def _compile(
         self, ex: SpoutExecutor | BoltExecutor, inboxes: dict[int, Any], local: frozenset[int]
@@ -169,8 +204,11 @@ class Worker:
         checkpoint_every = config.checkpoint_interval
         next_checkpoint = now + (checkpoint_every or 0.0)
         stop = self._stop
+        transport = self.transport
         while not stop.is_set():
             busy = False
+            if transport is not None and self._receive():
+                busy = True
             if self._want_active is not self._active:
                 self._switch_activation()
             for s in spouts:
@@ -183,6 +221,8 @@ class Worker:
                 if b.inbox:
                     b.run_batch()
                     busy = True
+            if transport is not None and self._send():
+                busy = True
             now = time.monotonic()
             for b in bolts:
                 if b.tick_seconds and now >= b.next_tick:
@@ -203,6 +243,41 @@ class Worker:
                         self._idle_round = self._round
                         self._idle.notify_all()
                 stop.wait(_IDLE_SLEEP)
+
+    def _receive(self) -> bool:
+        """Deliver what other workers sent: tuples to inboxes, acks to the acker."""
+        assert self.transport is not None
+        payloads = self.transport.receive()
+        if not payloads:
+            return False
+        inbox = self._local_inboxes
+        acker = self.acker
+        for payload in payloads:
+            tuples, acks, fails = decode_batch(payload, self._fields_of)
+            for task, tup in tuples:
+                inbox[task].append(tup)
+            if acker is not None:
+                for root, value in acks:
+                    acker.ack(root, value)
+                for root in fails:
+                    acker.fail(root)
+        return True
+
+    def _send(self) -> bool:
+        """One batch per other worker: its tuples, and acks/fails of its trees."""
+        assert self.transport is not None
+        acker = self.acker
+        acks = acker.acks if isinstance(acker, RoutingAcker) else {}
+        fails = acker.fails if isinstance(acker, RoutingAcker) else {}
+        sent = False
+        for worker in set(self._out) | set(acks) | set(fails):
+            tuples = self._out.get(worker, [])
+            worker_acks, worker_fails = acks.pop(worker, []), fails.pop(worker, [])
+            if tuples or worker_acks or worker_fails:
+                self.transport.send(worker, encode_batch(tuples, worker_acks, worker_fails))
+                tuples.clear()
+                sent = True
+        return sent
 
     def _drain(self) -> None:
         """Run bolts until no tuple is in flight inside this worker."""

@@ -127,6 +127,20 @@ def _wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.
     raise SystemExit("collector did not become healthy")
 
 
+def _sink_figures(port: int) -> tuple[float, float]:
+    """(events the sink delivered, events still in the channel) from /metrics."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/metrics")
+    values = {}
+    for line in conn.getresponse().read().decode().splitlines():
+        name, _, value = line.partition(" ")
+        values[name] = value
+    return (
+        float(values.get("squall_ingest_sink_events_total", "0")),
+        float(values.get("squall_ingest_channel_events", "0")),
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="bench collector", description=__doc__)
     p.add_argument("--seconds", type=float, default=10.0)
@@ -179,6 +193,7 @@ def main(argv: list[str] | None = None) -> None:
                 rss.append((time.monotonic() - t0, rss_mib(proc.pid)))
                 client.join(timeout=1.0)
             r = out.get()
+            sink_events, backlog = _sink_figures(port)
         finally:
             proc.terminate()
             try:
@@ -199,6 +214,10 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"   latency p50 {r['p50'] * 1000:.1f} ms, p99 {r['p99'] * 1000:.1f} ms, "
         f"max {r['max'] * 1000:.1f} ms; 503s: {r['busy']}, other errors: {r['other']}"
+    )
+    print(
+        f"   sink delivered {sink_events:,.0f} events ({sink_events / r['elapsed']:,.0f}/s "
+        f"over the run), {backlog:,.0f} still in the channel at the end"
     )
     values = [v for _, v in rss]
     if values:

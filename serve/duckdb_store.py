@@ -6,10 +6,11 @@ Layout, all derived from ``squall.schema`` (no second copy of the columns):
   deltas is combined in Python (serve.rollup), merged with the rows already stored for
   the same keys, and those keys are replaced, all in one transaction.
 * projections, the same rows rolled up further onto fewer dimensions
-  (``log_metrics_by_service``: minute x service; ``log_metrics_by_minute``: minute only),
-  written in the same transaction. A query reads the smallest table that has every
-  dimension it filters or groups on. Unfiltered dashboard series then merge one sketch
-  per minute instead of one per (minute, route, status, ...) row.
+  (``log_metrics_by_route``: minute x service x route; ``log_metrics_by_service``;
+  ``log_metrics_by_minute``: minute only), written in the same transaction. A query reads
+  the smallest table that has every dimension it filters or groups on, so the
+  dashboard's series merge one sketch per minute, and its top routes one per
+  (minute, service, route), instead of one per (minute, every dimension) row.
 * ``loader_offsets``: per (topic, partition), the next broker offset to load, committed
   with the rows (exactly-once loading, serve.loader).
 
@@ -82,6 +83,7 @@ TABLES: tuple[Table, ...] = tuple(
     t
     for t in (
         Table("log_metrics", DIMENSIONS),
+        Table("log_metrics_by_route", ("service", "route")),
         Table("log_metrics_by_service", ("service",)),
         Table("log_metrics_by_minute", ()),
     )
@@ -324,7 +326,7 @@ class _Plan:
             self.rank_in_sql = True
         else:
             self.rank_in_sql = False
-        limit = f" LIMIT {max_rows + 1}" if query.query_type == "groupBy" else ""
+        limit = f" LIMIT {max_rows + 1}" if query.query_type == "groupBy" else ""  # over: 400
         self.sql = (
             f"SELECT {', '.join(select)} FROM {_q(table.name)} WHERE {' AND '.join(where)} "
             f"GROUP BY {group}{tail} ORDER BY {order}{limit}"
@@ -341,8 +343,15 @@ class _Plan:
         rows = [self._row(t) for t in found]
         if query.query_type == "timeseries":
             return self._zero_fill(rows)
-        if query.query_type == "topN" and not self.rank_in_sql:
-            return self._rank(rows)
+        if query.query_type == "topN":
+            if not self.rank_in_sql:
+                rows = self._rank(rows)
+            if len(rows) > self.max_rows:
+                raise TooManyRows(
+                    f"this topN returns {len(rows)} rows ({query.threshold} per "
+                    f"{query.granularity} bucket); the limit is {self.max_rows}. Use a shorter "
+                    "interval, a coarser granularity or a smaller threshold."
+                )
         return rows
 
     def _row(self, found: tuple[Any, ...]) -> dict[str, Any]:

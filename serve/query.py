@@ -269,12 +269,10 @@ def parse_query(body: Any, max_rows: int = MAX_ROWS) -> Query:
     if not query.metrics:
         raise InvalidQuery(f"'metrics' is empty; list some of: {_allowed(OUTPUT_METRICS)}")
 
-    per_bucket = query.threshold if qtype == "topN" else 1
-    if query.buckets * per_bucket > max_rows:
+    if qtype == "timeseries" and query.buckets > max_rows:  # zero-filled: one row per bucket
         raise TooManyRows(
-            f"this query would return up to {query.buckets * per_bucket} rows "
-            f"({query.buckets} {granularity} buckets x {per_bucket}); the limit is {max_rows}. "
-            "Use a shorter interval, a coarser granularity (minute, hour, day, all) "
-            "or a smaller threshold."
+            f"this query would return {query.buckets} rows ({granularity} buckets); the limit "
+            f"is {max_rows}. Use a shorter interval or a coarser granularity "
+            f"({_allowed(GRANULARITIES)})."
         )
     return query

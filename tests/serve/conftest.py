@@ -289,6 +289,17 @@ def rows(events: list[Event]) -> list[dict[str, Any]]:
     return delta_rows(events, flushes=6)
 
 
+@pytest.fixture(scope="session")
+def few_events() -> list[Event]:
+    """A smaller set for tests that write through files and brokers."""
+    return make_events(4_000, seed=11)
+
+
+@pytest.fixture(scope="session")
+def few_rows(few_events: list[Event]) -> list[dict[str, Any]]:
+    return delta_rows(few_events, flushes=4)
+
+
 def _open(kind: str) -> Store:
     if kind == "duckdb":
         return open_store("duckdb://:memory:")
@@ -318,7 +329,9 @@ class LiveServer:
     """uvicorn serving an app on 127.0.0.1 (a free port) in a background thread."""
 
     def __init__(self, app: object) -> None:
-        self._sock = socket.socket()
+        # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted sockets only then;
+        # without it every response waits ~40 ms on delayed ACKs
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
         config = uvicorn.Config(app, log_level="warning", access_log=False)  # type: ignore[arg-type]

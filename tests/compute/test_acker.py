@@ -8,6 +8,7 @@ condition.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
@@ -129,10 +130,33 @@ def test_spout_ack_only_after_every_tuple_of_a_multi_level_tree(cluster: LocalCl
             for k in range(2):
                 self.emit([*tup.values, k], anchors=tup)
 
+    class Audit(Bolt):
+        """A second subscriber of the spout (two tasks, all grouping: two more copies of
+        each spout tuple). It acks its copy only a few ticks after the rest of the tree
+        is done, so a tree that ignored these copies would be acked first."""
+
+        auto_ack = False
+        tick_seconds = 0.005
+
+        def prepare(self, context: TopologyContext) -> None:
+            self.held: dict[Any, list[Any]] = {}  # m -> [tuple, ticks since leaves done]
+
+        def process(self, tup: Tuple) -> None:
+            self.held[tup["m"]] = [tup, 0]
+
+        def process_tick(self) -> None:
+            for m, entry in list(self.held.items()):
+                if sum(k == "leaf" and v[0] == m for k, v in events) == 6:
+                    entry[1] += 1
+                if entry[1] > 3:
+                    del self.held[m]
+                    events.append(("audit", (m,)))
+                    self.ack(entry[0])
+
     topo = Topology("tree")
     topo.spout("s", spout_of(["a", "b", "c"], events))
     topo.bolt("fan", FanOut, parallelism=2).shuffle_grouping("s")
-    topo.bolt("audit", holder(events, "audit"), parallelism=2).all_grouping("s")
+    topo.bolt("audit", Audit, parallelism=2).all_grouping("s")
     topo.bolt("mid", Mid, parallelism=2).shuffle_grouping("fan")
     topo.bolt("leaf", holder(events, "leaf"), parallelism=1).shuffle_grouping("mid")
     cluster.submit(topo)
@@ -660,3 +684,89 @@ def test_replay_from_inside_fail(cluster: LocalCluster) -> None:
     assert Counter(kinds(events, "fail")) == dict.fromkeys(range(25), 1)
     assert Counter(kinds(events, "ack")) == dict.fromkeys(range(25), 1)
     assert cluster.metrics()["s"].emitted == 50
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_trees_with_cross_tree_anchors_match_the_ground_truth(
+    cluster: LocalCluster, seed: int
+) -> None:
+    """Random fan-out, joins that anchor one tuple to several trees, and random failures.
+    Each tuple carries the set of roots it descends from, so the test knows which trees
+    any failure touched: exactly those must fail (once), all others ack (once)."""
+    events: Events = []
+    failed_roots: set[int] = set()
+    rng = random.Random(seed)
+    fan_out = {m: rng.randrange(4) for m in range(300)}
+    fail_fan = {m for m in range(300) if rng.random() < 0.03}
+
+    class Roots(MsgSpout):
+        outputs = ["roots"]
+
+        def next_tuple(self) -> None:
+            if self.queue:
+                m = self.queue.popleft()
+                self.emit([frozenset([m])], msg_id=m)
+
+    def fail(bolt: Bolt, tup: Tuple) -> None:
+        failed_roots.update(tup["roots"])
+        bolt.fail(tup)
+
+    def ack(bolt: Bolt, tup: Tuple) -> None:
+        bolt.ack(tup)
+
+    class Fan(Bolt):
+        outputs = ["roots"]
+        auto_ack = False
+
+        def process(self, tup: Tuple) -> None:
+            (m,) = tup["roots"]
+            for _ in range(fan_out[m]):
+                self.emit([tup["roots"]], anchors=tup)
+            (fail if m in fail_fan else ack)(self, tup)
+
+    class Join(Bolt):
+        """Anchors one output to every 3 inputs (often of different trees)."""
+
+        outputs = ["roots"]
+        auto_ack = False
+        tick_seconds = 0.01
+
+        def prepare(self, context: TopologyContext) -> None:
+            self.held: list[Tuple] = []
+            self.rng = random.Random(seed + 100)
+
+        def process(self, tup: Tuple) -> None:
+            self.held.append(tup)
+            if len(self.held) == 3:
+                self.release()
+
+        def process_tick(self) -> None:
+            if self.held:  # end of the stream: release what is left
+                self.release()
+
+        def release(self) -> None:
+            held, self.held = self.held, []
+            self.emit([frozenset().union(*(t["roots"] for t in held))], anchors=held)
+            for t in held:
+                (fail if self.rng.random() < 0.02 else ack)(self, t)
+
+    class Leaf(Bolt):
+        auto_ack = False
+
+        def prepare(self, context: TopologyContext) -> None:
+            self.rng = random.Random(seed + context.task_id)
+
+        def process(self, tup: Tuple) -> None:
+            (fail if self.rng.random() < 0.03 else ack)(self, tup)
+
+    topo = Topology("random-trees")
+    topo.spout("s", lambda: Roots(list(range(300)), events))
+    topo.bolt("fan", Fan, parallelism=2).shuffle_grouping("s")
+    topo.bolt("join", Join).global_grouping("fan")
+    topo.bolt("leaf", Leaf, parallelism=3).shuffle_grouping("join")
+    cluster.submit(topo)
+    cluster.wait_idle(timeout=20)
+
+    assert failed_roots  # the seeds do produce failures, and trees that span several
+    assert Counter(kinds(events, "fail")) == dict.fromkeys(failed_roots, 1)
+    assert Counter(kinds(events, "ack")) == dict.fromkeys(set(range(300)) - failed_roots, 1)

@@ -46,6 +46,10 @@ KINDS = (
     "custom",
 )
 
+_SINGLE_TARGET = frozenset(
+    {"shuffle", "fields", "partial_key", "global", "none", "local_or_shuffle"}
+)
+
 
 class Inbox(Protocol):
     def append(self, item: Any, /) -> None: ...
@@ -107,6 +111,9 @@ class Grouping:
         sequence of inboxes when ``multi``. ``inboxes[i]`` belongs to ``task_ids[i]``."""
         n = len(inboxes)
         kind = self.kind
+        if n == 1 and kind in _SINGLE_TARGET:  # one task: nothing to decide per tuple
+            only = inboxes[0]
+            return (lambda _values: only), False
         if kind == "shuffle" or (kind == "local_or_shuffle" and not local_tasks):
             order = list(inboxes)
             random.shuffle(order)
@@ -143,6 +150,9 @@ class Grouping:
         if len(idx) == 1:
             (i,) = idx
             return lambda values: inboxes[stable_hash(values[i]) % n]
+        if len(idx) == 2:  # the common compound key, without building a list
+            i, j = idx
+            return lambda values: inboxes[stable_hash(values[j], stable_hash(values[i])) % n]
         return lambda values: inboxes[stable_hash([values[i] for i in idx]) % n]
 
     def _partial_key_chooser(

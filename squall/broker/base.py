@@ -12,7 +12,12 @@ Kafka:
   ``send_offsets_to_transaction`` visible atomically at ``commit_transaction``; readers
   only see committed records (read_committed);
 * a consumer group member is assigned partitions; ``commit`` stores, per partition, the
-  offset of the *next* record to read (Kafka's convention).
+  offset of the *next* record to read (Kafka's convention);
+* rebalances follow Kafka's eager protocol (kafka-python's default): inside ``poll``,
+  ``on_revoke`` gets every partition the member owned (commit what you processed there;
+  ``close`` calls it too), then ``on_assign`` every partition it owns now, and each of
+  those is read from the group's committed offset again (``seek`` in ``on_assign`` to
+  override).
 """
 
 from __future__ import annotations

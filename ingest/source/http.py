@@ -233,4 +233,10 @@ class HttpSource:
         base = dict(request.query_params)
         if base:
             check_headers(base, self.limits, "query parameters")
+            if "id" in base:
+                raise BadRequest(
+                    "query parameter 'id' would give every line the same id, and the id "
+                    "header must be unique per event (it is used to drop duplicates); "
+                    "leave it out and the collector assigns one per event"
+                )
         return parse(decode_text(body, charset), base, self.limits)

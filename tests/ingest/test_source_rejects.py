@@ -303,6 +303,14 @@ CASES: list[tuple[str, str, dict[str, str], Any, int, str]] = [
         400,
         "query parameters: 9 headers",
     ),
+    (
+        "id-query-parameter",
+        "/v1/logs?service=a&id=1",
+        TEXT,
+        b"x\ny\n",
+        400,
+        "query parameter 'id' would give every line the same id",
+    ),
     ("ndjson-bad-line", "/v1/logs", NDJSON, b'{"a": 1}\n{"a": \n', 400, "line 2: not valid JSON"),
     (
         "ndjson-array-line",

@@ -11,6 +11,16 @@ from __future__ import annotations
 from serve.app import create_app
 from serve.loader import Loader
 from serve.query import Query, parse_query
+from serve.service import ServeStage
 from serve.store import OffsetStore, Store, open_store
 
-__all__ = ["Loader", "OffsetStore", "Query", "Store", "create_app", "open_store", "parse_query"]
+__all__ = [
+    "Loader",
+    "OffsetStore",
+    "Query",
+    "ServeStage",
+    "Store",
+    "create_app",
+    "open_store",
+    "parse_query",
+]

@@ -29,35 +29,17 @@ def run_serve(args: argparse.Namespace) -> int:
     """Run until interrupted; the store's offsets make a restart resume exactly."""
     import uvicorn
 
-    from serve.app import create_app
-    from serve.loader import Loader
-    from serve.store import OffsetStore, open_store
-    from squall.broker import open_broker
-    from squall.topics import ensure_topics
+    from serve.service import ServeStage
 
     settings = serve_settings(args)
-    store = open_store(settings.store_url)
-    broker = open_broker(settings.broker_url)
-    loader = None
-    try:
-        if isinstance(store, OffsetStore):
-            ensure_topics(broker, settings)
-            loader = Loader(broker, store, settings.topic_metrics)
-            loader.start()
-        else:
-            log.info("%s loads %s itself; no loader started", store.url, settings.topic_metrics)
-        app = create_app(store, settings.query_tokens, health=loader.stats if loader else None)
+    with ServeStage(settings) as stage:
         log.info(
-            "query API and dashboard on http://%s:%d/ (store %s, broker %s)",
-            settings.serve_host,
-            settings.serve_port,
-            store.url,
-            broker.url,
+            "query API and dashboard on %s (store %s, broker %s)",
+            stage.url,
+            stage.store.url,
+            stage.broker.url,
         )
-        uvicorn.run(app, host=settings.serve_host, port=settings.serve_port, log_level="warning")
-    finally:
-        if loader is not None:
-            loader.stop()
-        store.close()
-        broker.close()
+        uvicorn.run(
+            stage.app, host=settings.serve_host, port=settings.serve_port, log_level="warning"
+        )
     return 0

@@ -81,7 +81,8 @@ class OffsetStore(Store):
 
 
 def open_store(url: str, max_rows: int = MAX_ROWS) -> Store:
-    """Open ``duckdb://PATH`` (``duckdb://:memory:`` for a throwaway store)."""
+    """Open ``duckdb://PATH`` (``duckdb://:memory:`` for a throwaway store) or
+    ``druid://HOST:PORT[/DATASOURCE]`` (a Druid router or broker; ``log_metrics``)."""
     scheme, sep, rest = url.partition("://")
     if not sep or not rest:
         raise ConfigError(f"store URL {url!r} is not valid; use duckdb://PATH or druid://HOST:PORT")
@@ -90,8 +91,9 @@ def open_store(url: str, max_rows: int = MAX_ROWS) -> Store:
 
         return DuckDBStore(rest, max_rows=max_rows)
     if scheme == "druid":
-        raise ConfigError(
-            f"the Druid store ({url}) is not available in this version yet; "
-            "use duckdb://PATH (SQUALL_STORE or --store)"
-        )
+        from serve.druid_spec import DATASOURCE
+        from serve.druid_store import DruidStore
+
+        address, _, datasource = rest.partition("/")
+        return DruidStore(address, datasource or DATASOURCE, max_rows=max_rows)
     raise ConfigError(f"unknown store scheme {scheme!r} in {url!r}; use duckdb:// or druid://")

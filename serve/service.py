@@ -1,0 +1,66 @@
+"""The serve stage assembled in one process: store, loader thread and the HTTP app.
+
+``squall serve`` runs it under uvicorn; the demo can run the same object next to the
+collector and the topology::
+
+    with ServeStage(settings) as stage:     # opens the store, starts the loader
+        uvicorn.run(stage.app, host=settings.serve_host, port=settings.serve_port)
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from serve.app import create_app
+from serve.loader import Loader
+from serve.store import OffsetStore, Store, open_store
+from squall.broker import Broker, open_broker
+from squall.settings import Settings
+from squall.topics import ensure_topics
+
+__all__ = ["ServeStage"]
+
+log = logging.getLogger(__name__)
+
+
+class ServeStage:
+    """Opens the store and broker of ``settings``; starts the loader when the store
+    loads from the broker itself (DuckDB; Druid has its own Kafka supervisor)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.url = f"http://{settings.serve_host}:{settings.serve_port}/"
+        self.store: Store = open_store(settings.store_url)
+        self.loader: Loader | None = None
+        try:
+            self.broker: Broker = open_broker(settings.broker_url)
+        except BaseException:
+            self.store.close()
+            raise
+        try:
+            if isinstance(self.store, OffsetStore):
+                ensure_topics(self.broker, settings)
+                self.loader = Loader(self.broker, self.store, settings.topic_metrics)
+                self.loader.start()
+            health = self.loader.stats if self.loader else None
+            self.app: FastAPI = create_app(self.store, settings.query_tokens, health=health)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Stop the loader (it finishes its batch), then close the store and broker."""
+        try:
+            if self.loader is not None:
+                self.loader.stop()
+        finally:
+            self.store.close()
+            self.broker.close()
+
+    def __enter__(self) -> ServeStage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,55 @@
+"""The public names of serve/, pinned: changing them is a deliberate API change."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import serve
+from serve import exceptions
+from squall.exceptions import SquallError
+
+SURFACE = {
+    "serve": [
+        "Loader",
+        "OffsetStore",
+        "Query",
+        "ServeStage",
+        "Store",
+        "create_app",
+        "open_store",
+        "parse_query",
+    ],
+    "serve.exceptions": [
+        "BadInterval",
+        "InvalidQuery",
+        "InvalidRow",
+        "ServeError",
+        "StoreError",
+        "StoreUnavailable",
+        "TooManyRows",
+        "UnknownName",
+    ],
+    "serve.store": ["OffsetStore", "Row", "Store", "open_store"],
+    "serve.app": ["create_app"],
+    "serve.cli": ["run_serve", "serve_settings"],
+    "serve.service": ["ServeStage"],
+    "serve.loader": ["DEFAULT_GROUP", "Loader"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(SURFACE))
+def test_exported_names(module: str) -> None:
+    mod = importlib.import_module(module)
+    assert sorted(mod.__all__) == sorted(SURFACE[module])
+    for name in mod.__all__:
+        assert hasattr(mod, name), f"{module}.{name}"
+
+
+def test_errors_are_rooted_at_squall_error() -> None:
+    for name in exceptions.__all__:
+        assert issubclass(getattr(exceptions, name), SquallError)
+    assert issubclass(exceptions.TooManyRows, exceptions.InvalidQuery)
+    assert issubclass(exceptions.StoreUnavailable, exceptions.StoreError)
+    assert serve.ServeStage.__module__ == "serve.service"

@@ -62,7 +62,7 @@ def _client(
     batch: int,
     seconds: float,
     connections: int,
-    out: mp.Queue,  # type: ignore[type-arg]
+    out: mp.Queue,
 ) -> None:
     deadline = time.monotonic() + seconds
     results: list[tuple[list[float], int, int, int]] = []
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             _wait_healthy(port, proc)
             rss: list[tuple[float, float]] = []
-            out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
+            out: mp.Queue = mp.Queue()
             client = mp.Process(
                 target=_client,
                 args=(port, path, headers, bodies, args.batch, seconds, args.connections, out),

@@ -43,7 +43,7 @@ def test_events_reach_logs_raw_keyed_by_service(
                 break
         consumer.close()
     assert len(records) == 301
-    by_body = {}
+    by_body: dict[str, str | None] = {}
     for rec in records:
         value = orjson.loads(rec.value)
         assert set(value) == {"headers", "body"}
@@ -53,7 +53,7 @@ def test_events_reach_logs_raw_keyed_by_service(
         by_body[value["body"]] = value["headers"].get("service")
     expected = {line: "web" for line in lines[:200]} | {line: "api" for line in lines[200:]}
     assert by_body == expected | {"no service": None}
-    partitions = {rec.key: set() for rec in records}
+    partitions: dict[bytes | None, set[int]] = {rec.key: set() for rec in records}
     for rec in records:
         partitions[rec.key].add(rec.partition)
     assert all(len(p) == 1 for p in partitions.values())  # one service, one partition

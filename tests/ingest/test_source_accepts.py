@@ -6,6 +6,8 @@ import gzip
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -21,11 +23,11 @@ CHAIN = [{"type": "timestamp"}, {"type": "host"}, {"type": "uuid"}]
 
 
 @pytest.fixture
-def agent(tmp_path, gate_sink: GateSink) -> Agent:  # type: ignore[no-untyped-def]
+def agent(tmp_path: Path, gate_sink: GateSink) -> Agent:
     return Agent(FileChannel(tmp_path / "ch"), gate_sink, build_chain(CHAIN))
 
 
-def delivered(sink: GateSink, n: int) -> list[dict]:  # type: ignore[type-arg]
+def delivered(sink: GateSink, n: int) -> list[dict[str, Any]]:
     wait_for(lambda: len(sink.delivered()) >= n, what=f"{n} events at the sink")
     return sink.delivered()
 
@@ -148,9 +150,9 @@ def test_charsets_as_java_clients_send_them(
 
 
 def test_tokens_and_memory_channel(
-    tmp_path,
+    tmp_path: Path,
     gate_sink: GateSink,
-    serve: Callable[[Agent], httpx.Client],  # type: ignore[no-untyped-def]
+    serve: Callable[[Agent], httpx.Client],
 ) -> None:
     agent = Agent(MemoryChannel(), gate_sink, tokens=("one", "two"))
     client = serve(agent)
@@ -170,9 +172,9 @@ def test_tokens_and_memory_channel(
 
 
 def test_regex_filter_counts_dropped_events(
-    tmp_path,
+    tmp_path: Path,
     gate_sink: GateSink,
-    serve: Callable[[Agent], httpx.Client],  # type: ignore[no-untyped-def]
+    serve: Callable[[Agent], httpx.Client],
 ) -> None:
     chain = build_chain([{"type": "regex_filter", "regex": "^keep"}])
     client = serve(Agent(MemoryChannel(), gate_sink, chain))
@@ -198,7 +200,9 @@ def test_healthz_and_metrics_report_channel_and_sink(
     assert re.search(r"^squall_ingest_channel_events 3\.0$", text, re.M)
     assert re.search(r"^squall_ingest_accepted_events_total 3\.0$", text, re.M)
     assert re.search(r"^squall_ingest_sink_errors_total [1-9]", text, re.M)
-    lag = float(re.search(r"^squall_ingest_sink_lag_seconds (\S+)$", text, re.M)[1])  # type: ignore[index]
+    found = re.search(r"^squall_ingest_sink_lag_seconds (\S+)$", text, re.M)
+    assert found is not None
+    lag = float(found[1])
     assert lag >= 0
     gate_sink.gate.set()
     wait_for(lambda: agent.channel.stats().events == 0, what="the channel to drain")

@@ -56,8 +56,10 @@ class Agent:
             yield
         finally:
             drain = 5.0 if isinstance(self.channel, MemoryChannel) else 0.0
-            self.runner.stop(drain_timeout=drain)
-            self.channel.close()
+            try:
+                self.runner.stop(drain_timeout=drain)
+            finally:
+                self.channel.close()
 
 
 def _channel(spec: dict[str, Any]) -> Channel:

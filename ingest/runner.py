@@ -71,9 +71,6 @@ class SinkRunner:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        if self._started:
-            self.sink.stop()
-            self._started = False
 
     def status(self) -> dict[str, Any]:
         return {
@@ -90,6 +87,20 @@ class SinkRunner:
         }
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self._stop_sink()  # on this thread: sinks may hold thread-bound connections
+
+    def _stop_sink(self) -> None:
+        if self._started:
+            self._started = False
+            try:
+                self.sink.stop()
+            except Exception:  # a failing sink may fail to stop too; start() will retry
+                log.warning("sink %s failed to stop", self.sink.name, exc_info=True)
+
+    def _loop(self) -> None:
         backoff = self.backoff_initial
         while not self._stop.is_set():
             try:
@@ -131,9 +142,4 @@ class SinkRunner:
         if self._failing_since is None:  # log once per outage, not per retry
             self._failing_since = time.monotonic()
             log.warning("sink %s failed, retrying with backoff: %s", self.sink.name, exc)
-        if self._started:
-            try:
-                self.sink.stop()
-            except Exception:  # a failing sink may fail to stop too; start() will retry
-                log.debug("sink %s failed to stop", self.sink.name, exc_info=True)
-            self._started = False
+        self._stop_sink()

@@ -3,6 +3,7 @@ availability a test can switch (a real sink writing JSON lines, not a mock)."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -85,8 +86,9 @@ def gate_sink(tmp_path: Path) -> GateSink:
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[[Agent], httpx.Client]]:
-    """``serve(agent)`` starts a live server for the agent and returns a client for it."""
+def serve(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[Agent], httpx.Client]]:
+    """``serve(agent)`` starts a live server for the agent and returns a client for it;
+    at teardown the server shuts down, and the shutdown must log no error."""
     stack: list[tuple[LiveServer, httpx.Client]] = []
 
     def start(agent: Agent) -> httpx.Client:
@@ -99,6 +101,8 @@ def serve() -> Iterator[Callable[[Agent], httpx.Client]]:
     for server, client in reversed(stack):
         client.close()
         server.__exit__()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, errors
 
 
 def channel_state(channel: Channel) -> tuple[int, int]:

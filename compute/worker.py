@@ -72,7 +72,7 @@ class Worker:
         self.bolts: list[BoltExecutor] = []
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._active = True
+        self._active = False  # the first round activates the spouts, as Storm does
         self._want_active = True
         self._started = threading.Event()
         self._start_error: BaseException | None = None

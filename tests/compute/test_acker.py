@@ -770,3 +770,33 @@ def test_random_trees_with_cross_tree_anchors_match_the_ground_truth(
     assert failed_roots  # the seeds do produce failures, and trees that span several
     assert Counter(kinds(events, "fail")) == dict.fromkeys(failed_roots, 1)
     assert Counter(kinds(events, "ack")) == dict.fromkeys(set(range(300)) - failed_roots, 1)
+
+
+def test_timeouts_free_their_pending_slots() -> None:
+    """With max_spout_pending, a tree lost downstream holds a slot until it times out;
+    then the slot is free again and the replay goes through."""
+    events: Events = []
+    spouts: list[MsgSpout] = []
+
+    class DropFirst(Bolt):
+        auto_ack = False
+
+        def prepare(self, context: TopologyContext) -> None:
+            self.seen: set[Any] = set()
+
+        def process(self, tup: Tuple) -> None:
+            if tup["m"] % 4 == 0 and tup["m"] not in self.seen:
+                self.seen.add(tup["m"])
+                return  # lost: never acked
+            self.ack(tup)
+
+    topo = Topology("pending-timeouts")
+    topo.spout("s", spout_of(list(range(20)), events, replay=True, tasks=spouts))
+    topo.bolt("b", DropFirst).shuffle_grouping("s")
+    with LocalCluster(Config(message_timeout=0.2, max_spout_pending=3)) as cluster:
+        cluster.submit(topo)
+        cluster.wait_idle(timeout=20)
+
+    assert Counter(kinds(events, "ack")) == dict.fromkeys(range(20), 1)
+    assert Counter(kinds(events, "fail")) == dict.fromkeys(range(0, 20, 4), 1)
+    assert spouts[0].max_in_flight == 3

@@ -77,6 +77,14 @@ def stable_hash(value: Any, seed: int = 0) -> int:
         for item in value:
             h = stable_hash(item, h)
         return h
+    if t is frozenset or t is set or t is dict:
+        # Unordered: combine the members order-independently. Their repr is no good:
+        # a set of str iterates in an order that differs between processes, and equal
+        # dicts may differ in insertion order.
+        acc = 0
+        for item in value.items() if t is dict else value:
+            acc = (acc + _mix32(stable_hash(item))) & 0xFFFFFFFF
+        return zlib.crc32(acc.to_bytes(4, "little") + (b"d" if t is dict else b"s"), seed)
     return zlib.crc32(repr(value).encode(), seed)
 
 

@@ -455,7 +455,18 @@ def test_named_streams_reach_only_their_subscribers(cluster: LocalCluster) -> No
 
 
 def test_stable_hash_is_the_same_in_another_process() -> None:
-    values: list[Any] = ["GET /a", 42, -7, 2**200, b"raw", ("a", 1), ["x", ("y", 2)], 1.5]
+    values: list[Any] = [
+        "GET /a",
+        42,
+        -7,
+        2**200,
+        b"raw",
+        ("a", 1),
+        ["x", ("y", 2)],
+        1.5,
+        frozenset(["alpha", "beta", "gamma", "delta", "epsilon"]),
+        {"service": "web", "method": "GET"},
+    ]
     here = [stable_hash(v) for v in values] + [stable_hash(v, 17) for v in values]
     code = (
         "from compute.grouping import stable_hash\n"
@@ -468,6 +479,13 @@ def test_stable_hash_is_the_same_in_another_process() -> None:
     )
     assert out.stdout.strip() == repr(here)
     assert len(set(here)) == len(here)
+
+
+def test_stable_hash_of_equal_unordered_keys_is_equal() -> None:
+    assert stable_hash({"a": 1, "b": 2}) == stable_hash({"b": 2, "a": 1})
+    assert stable_hash({"a": 1, "b": 2}) != stable_hash({"a": 2, "b": 1})
+    assert stable_hash({"x", "y"}) == stable_hash(frozenset(["y", "x"]))
+    assert stable_hash({"x", "y"}) != stable_hash({"x", "z"})
 
 
 @pytest.mark.parametrize("value", [2**127, -(2**127) - 1, 10**60, "bad \udcff surrogate", None])

@@ -1,12 +1,16 @@
 """Fixtures for the broker contract suite: one ``broker`` per backend.
 
-Only the local log is wired in now; the Kafka backend joins by adding a case to
-``_open`` (and "kafka" to ``BACKENDS``, with the ``kafka`` marker). Contract tests use
-fresh topic and group names, so they also run against a shared, long-lived Kafka.
+Every contract test runs on the embedded local log and on real Kafka (marked
+``kafka``). The Kafka case connects to ``SQUALL_TEST_KAFKA`` (default 127.0.0.1:9092,
+as ``squall stack up kafka`` starts it); with ``CI=true`` a broker that cannot be
+reached fails the tests, elsewhere they are skipped with the reason. Contract tests use
+fresh topic and group names, so they run against a shared, long-lived Kafka.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -16,18 +20,38 @@ import pytest
 
 from squall.broker import Broker, Consumer, Record, open_broker
 
-BACKENDS = ["local"]
+BACKENDS = ["local", pytest.param("kafka", marks=pytest.mark.kafka)]
 
 
-def _open(backend: str, tmp_path: Path) -> Broker:
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """HOST:PORT of a running Kafka; fails (CI=true) or skips when none answers."""
+    bootstrap = os.environ.get("SQUALL_TEST_KAFKA", "127.0.0.1:9092")
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+    except OSError as exc:
+        reason = (
+            f"no Kafka at {bootstrap} ({exc}); start one with `.venv/bin/squall stack up "
+            f"kafka` (or set SQUALL_TEST_KAFKA)"
+        )
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true: {reason}")
+        pytest.skip(reason)
+    return bootstrap
+
+
+def _open(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Broker:
     if backend == "local":
         return open_broker(f"local://{tmp_path / 'log'}")
+    if backend == "kafka":
+        return open_broker(f"kafka://{request.getfixturevalue('kafka_bootstrap')}")
     raise AssertionError(f"no broker backend {backend!r}")
 
 
 @pytest.fixture(params=BACKENDS)
 def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Broker]:
-    b = _open(request.param, tmp_path)
+    b = _open(request.param, request, tmp_path)
     try:
         yield b
     finally:

@@ -1,0 +1,230 @@
+"""Squall's consumer-group member on Kafka: kafka-python's KafkaConsumer behind the
+broker contract.
+
+read_committed (aborted and open transactions are never returned), no auto-commit
+(the caller commits what it has processed), a partition without a committed offset is
+read from its beginning. Rebalances use the eager protocol, as the local log does:
+``on_revoke`` gets the whole old assignment, then ``on_assign`` the whole new one.
+
+kafka-python runs rebalances on its own I/O thread and refuses blocking calls from
+there, yet the contract lets ``on_revoke`` commit (the classic Kafka hand-over). So the
+listener runs the user's callback on a helper thread and yields to kafka-python's event
+loop until it returns: the caller's thread is blocked in ``poll``/``close`` meanwhile,
+so the callback still has the consumer to itself. An exception in a callback is kept
+and raised from the ``poll`` or ``close`` that ran the rebalance, once it is complete.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from squall.broker.base import Consumer, RebalanceCallback, Record, TopicPartition
+from squall.broker.exceptions import CommitFailed, IllegalState
+from squall.broker.kafka.errors import translate
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import kafka
+    from kafka.consumer.subscription_state import AsyncConsumerRebalanceListener
+    from kafka.structs import ConsumerGroupMetadata, OffsetAndMetadata
+
+if TYPE_CHECKING:
+    from squall.broker.kafka.broker import KafkaBroker
+
+__all__ = ["KafkaMember"]
+
+_CALLBACK_POLL = 0.005  # s; how often the event loop checks for the callback's end
+
+
+class KafkaMember(Consumer):
+    """A member of consumer group ``group`` (see module docstring). Not thread-safe."""
+
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        group: str,
+        topics: Iterable[str],
+        on_assign: RebalanceCallback | None = None,
+        on_revoke: RebalanceCallback | None = None,
+    ):
+        if isinstance(topics, str):
+            raise TypeError(f"topics must be a list of topic names, not the string {topics!r}")
+        self.group = group
+        self._broker = broker
+        self._where = broker.bootstrap
+        self._on_assign = on_assign
+        self._on_revoke = on_revoke
+        self._assignment: set[TopicPartition] = set()
+        self._joined = False
+        self._errors: list[BaseException] = []
+        self._closing = False
+        self._closed = False
+        o = broker.options
+        with translate(f"connect a member of group {group!r}", self._where):
+            self._consumer = kafka.KafkaConsumer(
+                bootstrap_servers=broker.servers,
+                client_id=o.client_id,
+                group_id=group,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                isolation_level="read_committed",
+                session_timeout_ms=o.session_timeout_ms,
+                heartbeat_interval_ms=o.heartbeat_interval_ms,
+                max_poll_interval_ms=o.max_poll_interval_ms,
+                fetch_max_wait_ms=o.fetch_max_wait_ms,
+                bootstrap_timeout_ms=o.bootstrap_timeout_ms,
+            )
+            self._consumer.subscribe(list(topics), listener=_Listener(self))
+
+    # -- rebalance callbacks (run on a helper thread, see module docstring) ------------
+
+    def _revoked(self, tps: set[Any]) -> None:
+        revoked = {TopicPartition(tp.topic, tp.partition) for tp in tps}
+        try:
+            if revoked and self._on_revoke is not None:
+                self._on_revoke(set(revoked))
+        except Exception as exc:
+            self._errors.append(exc)
+        finally:
+            self._assignment -= revoked
+
+    def _assigned(self, tps: set[Any]) -> None:
+        self._joined = True
+        self._assignment = {
+            TopicPartition(tp.topic, tp.partition) for tp in self._consumer.assignment()
+        }
+        try:
+            if self._on_assign is not None:
+                self._on_assign(set(self._assignment))
+        except Exception as exc:
+            self._errors.append(exc)
+
+    def _raise_callback_error(self) -> None:
+        if self._errors:
+            error = self._errors[0]
+            self._errors.clear()
+            raise error
+
+    # -- reading (hot path) ------------------------------------------------------------
+
+    def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Record]:
+        self._check_open()
+        with translate("poll", self._where):
+            batches = self._consumer.poll(
+                timeout_ms=max(int(timeout * 1000), 0), max_records=max_records
+            )
+        if self._errors:
+            self._raise_callback_error()
+        if not batches:
+            return []
+        out: list[Record] = []
+        for records in batches.values():
+            out.extend(
+                [
+                    Record(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp)
+                    for r in records
+                ]
+            )
+        return out
+
+    # -- offsets -----------------------------------------------------------------------
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._assignment)
+
+    def group_metadata(self) -> ConsumerGroupMetadata | None:
+        """This member's generation for KIP-447 fencing, or None before it joined."""
+        if not self._joined or self._closed:
+            return None
+        metadata: ConsumerGroupMetadata = self._consumer.group_metadata()
+        return metadata if metadata.generation_id >= 0 else None
+
+    def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Store next-offsets; CommitFailed for partitions this member does not own
+        (Kafka itself would accept them from any member of the current generation)."""
+        self._check_open()
+        if not offsets:
+            return
+        if self._joined:
+            foreign = sorted(tp for tp in offsets if tp not in self._assignment)
+            if foreign:
+                raise CommitFailed(
+                    f"group {self.group!r}: {', '.join(f'{t}[{p}]' for t, p in foreign)} "
+                    f"are not assigned to this member (any more); their owner reads from "
+                    f"the last committed offset, so records since then will be read again"
+                )
+        converted = {
+            kafka.TopicPartition(tp.topic, tp.partition): OffsetAndMetadata(int(o), "", -1)
+            for tp, o in offsets.items()
+        }
+        with translate(f"commit offsets of group {self.group!r}", self._where):
+            self._consumer.commit(converted)
+
+    def committed(self, tp: TopicPartition) -> int | None:
+        """The group's committed offset (offsets in an open transaction not yet)."""
+        self._check_open()
+        return self._broker.committed(self.group, tp)
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self._check_open()
+        if tp not in self._assignment:
+            raise IllegalState(
+                f"cannot seek {tp.topic}[{tp.partition}]: it is not assigned to this member "
+                f"(assigned: {sorted(self._assignment)}); seek from on_assign or after poll()"
+            )
+        if offset < 0:
+            raise ValueError(f"offset must be >= 0, got {offset}")
+        with translate("seek", self._where):
+            self._consumer.seek(kafka.TopicPartition(tp.topic, tp.partition), offset)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed and not self._closing:
+            raise IllegalState("this consumer is closed; make a new one with broker.consumer()")
+
+    def close(self) -> None:
+        """Revoke (``on_revoke``, which may still commit), leave the group, disconnect."""
+        if self._closed:
+            return
+        self._closed = self._closing = True
+        try:
+            with translate(f"leave group {self.group!r}", self._where):
+                self._consumer.close(autocommit=False)
+        finally:
+            self._closing = False
+            self._assignment = set()
+        self._raise_callback_error()
+
+
+class _Listener(AsyncConsumerRebalanceListener):
+    """Runs the member's callbacks off kafka-python's I/O thread (module docstring)."""
+
+    def __init__(self, member: KafkaMember):
+        self._member = member
+
+    async def _run(self, work: Any, tps: set[Any]) -> None:
+        done = threading.Event()
+
+        def target() -> None:
+            try:
+                work(tps)
+            finally:
+                done.set()
+
+        threading.Thread(target=target, name="squall-rebalance", daemon=True).start()
+        net = self._member._consumer._net  # kafka-python 3.x's event loop
+        while not done.is_set():
+            await net.sleep(_CALLBACK_POLL)
+
+    async def on_partitions_revoked(self, revoked: set[Any]) -> None:
+        await self._run(self._member._revoked, revoked)
+
+    async def on_partitions_assigned(self, assigned: set[Any]) -> None:
+        await self._run(self._member._assigned, assigned)
+
+    async def on_partitions_lost(self, lost: set[Any]) -> None:
+        await self._run(self._member._revoked, lost)

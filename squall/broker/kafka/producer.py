@@ -1,0 +1,250 @@
+"""Squall's producer on Kafka: kafka-python's KafkaProducer behind the broker contract.
+
+Always acks=all with idempotence (a retried batch is never written twice), batched with
+``linger_ms``/``batch_size`` and compressed. ``send`` only queues; a delivery failure is
+remembered and raised by the next ``flush`` (kafka-python's own flush does not raise),
+so "flush returned" means "every record before it is durable", as the contract says.
+
+With a ``transactional_id`` the producer calls ``init_transactions`` at once, which
+fences any older producer with that id (a zombie worker) and aborts its open
+transaction. A failed commit aborts the transaction and raises TransactionAborted (or
+ProducerFenced, after which the producer is useless); the producer can begin again.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from squall.broker.base import Producer, TopicPartition
+from squall.broker.exceptions import (
+    BrokerError,
+    IllegalState,
+    ProducerFenced,
+    TransactionAborted,
+    UnknownPartition,
+)
+from squall.broker.kafka.errors import FENCED, convert, kerrors, translate
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import kafka
+    from kafka.structs import OffsetAndMetadata
+
+if TYPE_CHECKING:
+    from squall.broker.kafka.broker import KafkaBroker
+
+__all__ = ["KafkaProducer"]
+
+log = logging.getLogger(__name__)
+
+
+class KafkaProducer(Producer):
+    """A producer on one KafkaBroker (see module docstring). Not thread-safe."""
+
+    def __init__(self, broker: KafkaBroker, transactional_id: str | None = None):
+        self._broker = broker
+        self._where = broker.bootstrap
+        self._transactional_id = transactional_id
+        o = broker.options
+        config: dict[str, Any] = {
+            "bootstrap_servers": broker.servers,
+            "client_id": o.client_id,
+            "acks": "all",
+            "enable_idempotence": True,
+            "linger_ms": o.linger_ms,
+            "batch_size": o.batch_size,
+            "compression_type": o.compression,
+            "bootstrap_timeout_ms": o.bootstrap_timeout_ms,
+            "request_timeout_ms": o.request_timeout_ms,
+            "max_block_ms": o.max_block_ms,
+            "delivery_timeout_ms": max(o.delivery_timeout_ms, o.linger_ms + o.request_timeout_ms),
+        }
+        if transactional_id is not None:
+            config["transactional_id"] = transactional_id
+            config["transaction_timeout_ms"] = o.transaction_timeout_ms
+        with translate("connect a producer", self._where):
+            self._producer = kafka.KafkaProducer(**config)
+        self._send = self._producer.send
+        self._partitions: dict[str, int] = {}
+        self._error: Exception | None = None  # first delivery failure since the last flush
+        self._in_txn = False
+        self._fenced = False
+        self._closed = False
+        self._sendable = transactional_id is None
+        if transactional_id is not None:
+            try:
+                with translate(f"register transactional id {transactional_id!r}", self._where):
+                    self._producer.init_transactions()
+            except BrokerError:
+                self._producer.close(timeout=1)
+                raise
+
+    # -- sending (hot path) ------------------------------------------------------------
+
+    def send(
+        self, topic: str, value: bytes, key: bytes | None = None, partition: int | None = None
+    ) -> None:
+        """Queue one record (see ``Producer.send``). Hot: no I/O but a topic's first use."""
+        if not self._sendable:
+            self._refuse_send()
+        if type(value) is not bytes or (key is not None and type(key) is not bytes):
+            raise TypeError(
+                f"record key and value must be bytes, got key {type(key).__name__} and "
+                f"value {type(value).__name__}; encode them first"
+            )
+        n = self._partitions.get(topic)
+        if n is None:
+            n = self._partitions[topic] = self._broker.partitions(topic)
+        if partition is not None and not 0 <= partition < n:
+            raise UnknownPartition(
+                f"topic {topic!r} has partitions 0..{n - 1}; partition {partition} does not exist"
+            )
+        try:
+            future = self._send(topic, value, key, None, partition)
+        except kerrors.KafkaError as exc:
+            raise convert(exc, f"send to {topic!r}", self._where) from exc
+        future.add_errback(self._failed)
+
+    def _failed(self, exc: Exception) -> None:  # on kafka-python's I/O thread
+        # records of an aborted transaction fail with TransactionAbortedError, maybe
+        # after abort_transaction() returned: expected, and not this transaction's failure
+        if self._error is None and not isinstance(exc, kerrors.TransactionAbortedError):
+            self._error = exc
+
+    def _refuse_send(self) -> None:
+        self._check_usable()
+        raise IllegalState(
+            f"producer {self._transactional_id!r} is transactional: call begin_transaction() "
+            f"before send()"
+        )
+
+    def _check_usable(self) -> None:
+        if self._closed:
+            raise IllegalState("this producer is closed; make a new one with broker.producer()")
+        if self._fenced:
+            raise ProducerFenced(
+                f"a newer producer with transactional_id {self._transactional_id!r} was "
+                f"opened, so this one can no longer commit; close it"
+            )
+
+    def flush(self) -> None:
+        """Block until every record sent so far is acknowledged by all in-sync replicas;
+        raise the first delivery failure since the last flush (BrokerUnavailable when
+        Kafka could not be reached in ``delivery_timeout_ms``)."""
+        if self._closed:
+            raise IllegalState("this producer is closed; make a new one with broker.producer()")
+        with translate("flush records", self._where):
+            self._producer.flush()
+        error, self._error = self._error, None
+        if error is not None:
+            raise convert(error, "deliver records", self._where) from error
+
+    # -- transactions ------------------------------------------------------------------
+
+    def _check_transactional(self, action: str) -> None:
+        self._check_usable()
+        if self._transactional_id is None:
+            raise IllegalState(f"{action}() needs a producer made with a transactional_id")
+
+    def begin_transaction(self) -> None:
+        self._check_transactional("begin_transaction")
+        if self._in_txn:
+            raise IllegalState("a transaction is already open; commit or abort it first")
+        self._txn_call("begin a transaction", self._producer.begin_transaction)
+        self._in_txn = True
+        self._sendable = True
+
+    def send_offsets_to_transaction(
+        self, offsets: Mapping[TopicPartition, int], group: str
+    ) -> None:
+        """Commit ``group``'s offsets with the transaction. When this process has exactly
+        one member of ``group`` that has joined, its generation goes along (KIP-447), so
+        the broker refuses the offsets of a member that was rebalanced away."""
+        self._check_transactional("send_offsets_to_transaction")
+        if not self._in_txn:
+            raise IllegalState("send_offsets_to_transaction() needs an open transaction")
+        if not offsets:
+            return
+        converted = {
+            kafka.TopicPartition(tp.topic, tp.partition): OffsetAndMetadata(int(o), "", -1)
+            for tp, o in offsets.items()
+        }
+        metadata = self._broker.group_metadata(group)
+        self._txn_call(
+            f"send offsets of group {group!r}",
+            lambda: self._producer.send_offsets_to_transaction(converted, metadata),
+        )
+
+    def commit_transaction(self) -> None:
+        self._check_transactional("commit_transaction")
+        if not self._in_txn:
+            raise IllegalState("commit_transaction() needs an open transaction")
+        try:
+            self._txn_call("commit the transaction", self._producer.commit_transaction)
+            error, self._error = self._error, None
+            if error is not None:  # cannot happen if kafka-python aborts on failed sends
+                raise TransactionAborted(f"a record of the transaction failed: {error}")
+        finally:
+            self._in_txn = False
+            self._sendable = False
+
+    def abort_transaction(self) -> None:
+        """Discard the open transaction; a no-op when none is open (e.g. after a failed
+        commit, which already aborted it), so ``except: abort_transaction()`` is safe."""
+        if self._closed or self._transactional_id is None:
+            self._check_transactional("abort_transaction")
+        if not self._in_txn:
+            return
+        self._in_txn = False
+        self._sendable = False
+        self._error = None
+        try:
+            self._producer.abort_transaction()
+        except FENCED:
+            self._fenced = True  # the coordinator already aborted it for the new producer
+        except kerrors.KafkaError as exc:
+            raise convert(exc, "abort the transaction", self._where) from exc
+
+    def _txn_call(self, action: str, call: Any) -> None:
+        """Run a transactional call; on failure abort (when possible) and raise
+        ProducerFenced or TransactionAborted."""
+        try:
+            call()
+        except FENCED as exc:
+            self._fenced = True
+            self._in_txn = False
+            self._sendable = False
+            raise convert(exc, action, self._where) from exc
+        except kerrors.KafkaError as exc:
+            if self._in_txn:
+                try:
+                    self._producer.abort_transaction()
+                except kerrors.KafkaError as abort_exc:
+                    log.warning("could not abort after a failed %s: %s", action, abort_exc)
+                    if isinstance(abort_exc, FENCED):
+                        self._fenced = True
+            self._in_txn = False
+            self._sendable = False
+            self._error = None
+            raise TransactionAborted(
+                f"could not {action}, so the transaction was aborted and nothing in it is "
+                f"visible: {convert(exc, action, self._where)}"
+            ) from exc
+
+    def close(self) -> None:
+        """Flush (a plain producer) or abort an open transaction, then disconnect."""
+        if self._closed:
+            return
+        try:
+            if self._in_txn:
+                self.abort_transaction()
+            elif self._transactional_id is None:
+                self.flush()
+        finally:
+            self._closed = True
+            self._sendable = False
+            with translate("close the producer", self._where):
+                self._producer.close(timeout=10)

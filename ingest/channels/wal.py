@@ -28,6 +28,7 @@ __all__ = [
     "MAGIC",
     "RecordInfo",
     "encode_record",
+    "fsync_dir",
     "scan_segment",
     "segment_name",
     "segment_number",
@@ -51,11 +52,6 @@ class RecordInfo(NamedTuple):
 def encode_record(payload: bytes, count: int, put_ms: int) -> bytes:
     crc = zlib.crc32(payload, zlib.crc32(_CRC_PART.pack(count, put_ms)))
     return _FMT.pack(MAGIC, len(payload), count, crc, put_ms) + payload
-
-
-def decode_payload(record: bytes) -> bytes:
-    """The payload of a record read back whole (checksum verified at open time)."""
-    return record[HEADER:]
 
 
 def segment_name(number: int) -> str:

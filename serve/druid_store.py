@@ -214,7 +214,9 @@ class DruidStore(Store):
         except OSError as exc:  # pydruid turns Druid's HTTP errors into IOError
             raise self._error(exc) from exc
         except (ValueError, json.JSONDecodeError) as exc:
-            raise StoreError(f"Druid at {self.base} sent an answer that is not JSON: {exc}") from exc
+            raise StoreError(
+                f"Druid at {self.base} sent an answer that is not JSON: {exc}"
+            ) from exc
         found: list[Any] = result.result or []
         return found
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from serve.exceptions import InvalidQuery, TooManyRows, UnknownName
 from serve.intervals import GRANULARITIES, Granularity, bucket_count, parse_interval
@@ -110,8 +110,8 @@ class QueryModel(BaseModel):
     dimensions: list[str] | None = Field(default=None, description="groupBy: dimensions")
     dimension: str | None = Field(default=None, description="topN: the dimension")
     metric: str | None = Field(default=None, description="topN: metric to rank by")
-    threshold: int | None = Field(default=None, description="topN: rows per time bucket")
-    filter: dict[str, str | int | list[str | int]] | None = Field(
+    threshold: StrictInt | None = Field(default=None, description="topN: rows per time bucket")
+    filter: dict[str, StrictStr | StrictInt | list[StrictStr | StrictInt]] | None = Field(
         default=None, description="dimension -> value or list of values (any of)"
     )
     metrics: list[str] | None = Field(default=None, description="output metrics")

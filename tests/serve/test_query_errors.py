@@ -62,9 +62,13 @@ CASES: list[tuple[str, object, list[str]]] = [
     ("topN threshold 0", {**TOP, "threshold": 0}, ["threshold 0", "1..1000"]),
     ("topN threshold huge", {**TOP, "threshold": 5000}, ["threshold 5000", "1..1000"]),
     ("topN threshold text", {**TOP, "threshold": "ten"}, ["threshold", "integer"]),
+    ("topN threshold true", {**TOP, "threshold": True}, ["threshold", "integer"]),
+    ("topN threshold float", {**TOP, "threshold": 2.0}, ["threshold", "integer"]),
     ("filter unknown dimension", {**OK, "filter": {"host": "a"}}, ["'host'", DIMENSION_LIST]),
     ("filter empty list", {**OK, "filter": {"service": []}}, ["service", "empty list"]),
     ("filter bad value", {**OK, "filter": {"service": {"a": 1}}}, ["filter.service"]),
+    ("filter boolean", {**OK, "filter": {"status": True}}, ["filter.status"]),
+    ("filter float", {**OK, "filter": {"status": [500, 503.5]}}, ["filter.status"]),
     ("filter not an object", {**OK, "filter": ["service", "web"]}, ["filter"]),
     (
         "too many timeseries rows",

@@ -3,8 +3,17 @@
 ``maven`` resolves a service's classpath from the pom the project ships
 (``poms/<service>/pom.xml``) into a cached directory; ``process`` starts, finds,
 health-waits and stops one JVM with a pidfile and a log file. Each service has its own
-module (``kafka``, ``druid``, ``zookeeper``) built on those two, with ``up``, ``down``
-and ``status`` functions that ``deploy.cli`` dispatches to.
+module built on those two, registered in ``SERVICES`` (``squall stack ACTION SERVICE``
+imports it only when asked), with three functions that ``deploy.cli`` calls:
+
+    up(settings: Settings)        start unless running; idempotent
+    down(settings: Settings)      stop if running; idempotent
+    status(settings: Settings)    what runs
+
+Each returns what to print: a list of ``ServiceState`` (one per process; Druid with its
+ZooKeeper has several) or of plain lines, or one object whose ``str`` is the report.
+``paths(settings)`` says where the service keeps its state and jars. Errors are
+``deploy.exceptions.StackError`` subclasses.
 
 Where things live (all configurable, see ``paths``): ``SQUALL_STACK_DIR`` (default
 ``<SQUALL_DATA_DIR>/stack``) holds each service's data, logs and pidfiles;
@@ -14,14 +23,38 @@ Where things live (all configurable, see ``paths``): ``SQUALL_STACK_DIR`` (defau
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from squall.settings import Settings
 
-__all__ = ["POMS", "StackPaths", "paths"]
+__all__ = ["POMS", "SERVICES", "ServiceState", "StackPaths", "paths"]
 
 POMS = Path(__file__).parent / "poms"
+
+# service name -> module with up/down/status (imported lazily by deploy.cli)
+SERVICES = {"kafka": "deploy.stack.kafka", "druid": "deploy.stack.druid"}
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """One process of the stack as ``squall stack status`` reports it."""
+
+    name: str
+    running: bool
+    pid: int | None = None
+    address: str = ""  # where clients connect, e.g. 127.0.0.1:9092
+    healthy: bool = False  # answers its health check (Kafka: serves metadata)
+    detail: str = ""  # e.g. "started in 6.1 s", "already running", the log file
+
+    def describe(self) -> str:
+        if not self.running:
+            state = "not running"
+        else:
+            health = "healthy" if self.healthy else "NOT healthy"
+            state = f"running (pid {self.pid}) on {self.address}, {health}"
+        return f"{self.name}: {state}" + (f"; {self.detail}" if self.detail else "")
 
 
 @dataclass(frozen=True)
@@ -40,7 +73,7 @@ class StackPaths:
         return self.jars / service
 
 
-def paths(settings: Settings, environ: dict[str, str] | None = None) -> StackPaths:
+def paths(settings: Settings, environ: Mapping[str, str] | None = None) -> StackPaths:
     """Where the stack keeps its state, from ``SQUALL_STACK_DIR``, ``SQUALL_STACK_JARS``
     and ``SQUALL_MAVEN_REPO`` (all optional)."""
     env = os.environ if environ is None else environ

@@ -1,0 +1,87 @@
+"""``squall stack`` and ``squall compose``: the handlers ``squall.cli`` dispatches to.
+
+``squall stack up|down|status [SERVICE]`` drives the local Maven-jar stack; without a
+service, ``up`` starts every service in ``deploy.stack.SERVICES`` in order and
+``down`` stops them in reverse order. Each service module is imported only when used,
+so a service whose module is not there yet is reported, not fatal to the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import shutil
+import sys
+from types import ModuleType
+
+from deploy.exceptions import ComposeUnavailable, UnknownService
+from deploy.stack import SERVICES, ServiceState, paths
+from squall.settings import Settings, load_settings
+
+__all__ = ["run_compose", "run_stack", "service_module"]
+
+
+def service_module(name: str) -> ModuleType | None:
+    """The module of service ``name``; None if this version does not have it yet."""
+    if name not in SERVICES:
+        raise UnknownService(f"unknown service {name!r}; known: {', '.join(SERVICES)}")
+    try:
+        return importlib.import_module(SERVICES[name])
+    except ModuleNotFoundError as exc:
+        if exc.name != SERVICES[name]:
+            raise
+        return None
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        k: getattr(args, k, None) for k in ("data_dir", "broker", "store") if getattr(args, k, None)
+    }
+    return load_settings(overrides=overrides)
+
+
+def run_stack(args: argparse.Namespace) -> int:
+    """``squall stack ACTION [SERVICE]``; 0 when every asked-for service did its part."""
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # kafka-python logs each connection
+    settings = _settings(args)
+    where = paths(settings)
+    names = [args.service] if args.service else list(SERVICES)
+    if args.action == "down" and not args.service:
+        names.reverse()  # dependents first
+    code = 0
+    for name in names:
+        module = service_module(name)
+        if module is None:
+            print(f"{name}: not available in this version yet ({SERVICES[name]} is missing)")
+            code = code or (2 if args.service or args.action == "up" else 0)
+            continue
+        if args.action == "up":
+            print(f"{name}: starting (state in {where.service_dir(name)})", flush=True)
+        report = getattr(module, args.action)(settings)
+        for line, ok in _lines(report):
+            print(line, flush=True)
+            if args.action == "up" and not ok:
+                code = 1
+    return code
+
+
+def _lines(report: object) -> list[tuple[str, bool]]:
+    """A service's report as printable lines, each with "healthy or not a state"."""
+    if isinstance(report, ServiceState):
+        return [(report.describe(), report.healthy)]
+    if isinstance(report, list | tuple):
+        return [line for item in report for line in _lines(item)]
+    return [(str(report), True)]
+
+
+def run_compose(args: argparse.Namespace) -> int:
+    """``squall compose ...`` needs a Docker engine; say so plainly when there is none."""
+    if shutil.which("docker") is None:
+        raise ComposeUnavailable(
+            "squall compose needs Docker (an engine and the `docker compose` plugin), and "
+            "there is no `docker` here. Use `squall stack up kafka` (and druid) to run the "
+            "real services from Maven Central jars instead."
+        )
+    print(f"squall compose {args.action}: not implemented in this version", file=sys.stderr)
+    return 2

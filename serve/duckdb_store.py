@@ -4,10 +4,11 @@ Layout, all derived from ``squall.schema`` (no second copy of the columns):
 
 * ``log_metrics``: one row per (minute, every dimension), rolled up on write: a batch of
   deltas is combined in Python (serve.rollup), merged with the rows already stored for
-  the same keys, and those keys are replaced, all in one transaction.
+  the same keys, and upserted (``INSERT OR REPLACE`` on the primary key), all in one
+  transaction.
 * projections, the same rows rolled up further onto fewer dimensions
-  (``log_metrics_by_route``: minute x service x route; ``log_metrics_by_service``;
-  ``log_metrics_by_minute``: minute only), written in the same transaction. A query reads
+  (``log_metrics_by_route``: minute x service x route; ``log_metrics_by_minute``: minute
+  only), written in the same transaction. A query reads
   the smallest table that has every dimension it filters or groups on, so the
   dashboard's series merge one sketch per minute, and its top routes one per
   (minute, service, route), instead of one per (minute, every dimension) row.
@@ -69,6 +70,7 @@ class Table:
         cols = [f"{_q(TIME_COLUMN)} TIMESTAMP NOT NULL"]
         cols += [f"{_q(d)} VARCHAR NOT NULL" for d in self.dims]
         cols += [f"{_q(m.name)} {_SQL_TYPE[m.kind]}" for m in METRICS]
+        cols.append(f"PRIMARY KEY ({', '.join(_q(c) for c in self.key)})")
         return f"CREATE TABLE IF NOT EXISTS {_q(self.name)} ({', '.join(cols)})"
 
     def column_types(self) -> list[tuple[str, str]]:
@@ -84,7 +86,6 @@ TABLES: tuple[Table, ...] = tuple(
     for t in (
         Table("log_metrics", DIMENSIONS),
         Table("log_metrics_by_route", ("service", "route")),
-        Table("log_metrics_by_service", ("service",)),
         Table("log_metrics_by_minute", ()),
     )
     if set(t.dims) <= set(DIMENSIONS)
@@ -135,11 +136,16 @@ class DuckDBStore(OffsetStore):
                         [table.name],
                     ).fetchall()
                 ]
-                if found != table.column_types():
+                keys = cur.execute(
+                    "SELECT constraint_column_names FROM duckdb_constraints() "
+                    "WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
+                    [table.name],
+                ).fetchall()
+                if found != table.column_types() or keys != [(list(table.key),)]:
                     raise StoreError(
-                        f"table {table.name} in {self.path} has columns {found}, but "
-                        f"squall.schema needs {table.column_types()}. Delete the file to "
-                        "rebuild it from logs.metrics."
+                        f"table {table.name} in {self.path} has columns {found} and primary "
+                        f"key {keys}, but squall.schema needs {table.column_types()} keyed by "
+                        f"{list(table.key)}. Delete the file to rebuild it from logs.metrics."
                     )
             cur.execute(
                 f"CREATE TABLE IF NOT EXISTS {_OFFSETS} (topic VARCHAR NOT NULL, "
@@ -197,7 +203,7 @@ class DuckDBStore(OffsetStore):
         accs: dict[rollup.Key, rollup.Accumulator],
         span: tuple[datetime, datetime],
     ) -> None:
-        """Fold the stored rows of the batch's keys into ``accs``, then replace them."""
+        """Fold the stored rows of the batch's keys into ``accs``, then upsert them."""
         name = _q(table.name)
         nkey = len(table.key)
         key_types = table.column_types()[:nkey]
@@ -210,19 +216,12 @@ class DuckDBStore(OffsetStore):
             f"ON {match} WHERE {in_span}",
             [*key_lists, *span],
         ).fetchall()
-        if stored:
-            for row in stored:
-                rollup.add_stored(accs[row[:nkey]], row[nkey:])
-            old_keys = [list(col) for col in zip(*(r[:nkey] for r in stored), strict=True)]
-            cur.execute(
-                f"DELETE FROM {name} t USING (SELECT {_unnest(key_types)}) k "
-                f"WHERE {match} AND {in_span}",
-                [*old_keys, *span],
-            )
+        for row in stored:
+            rollup.add_stored(accs[row[:nkey]], row[nkey:])
         values = [rollup.finish(acc) for acc in accs.values()]
         metric_lists = [list(col) for col in zip(*values, strict=True)]
-        cur.execute(
-            f"INSERT INTO {name} SELECT {_unnest(table.column_types())}",
+        cur.execute(  # replaces the stored rows by key (the primary key)
+            f"INSERT OR REPLACE INTO {name} SELECT {_unnest(table.column_types())}",
             [*key_lists, *metric_lists],
         )
 

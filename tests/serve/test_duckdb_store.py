@@ -42,7 +42,6 @@ def test_tables_come_from_the_schema(tmp_path: Path) -> None:
     metrics = [m.name for m in METRICS]
     assert columns(path, "log_metrics") == [TIME_COLUMN, *DIMENSIONS, *metrics]
     assert columns(path, "log_metrics_by_route") == [TIME_COLUMN, "service", "route", *metrics]
-    assert columns(path, "log_metrics_by_service") == [TIME_COLUMN, "service", *metrics]
     assert columns(path, "log_metrics_by_minute") == [TIME_COLUMN, *metrics]
 
 
@@ -103,6 +102,17 @@ def test_other_schema_is_refused(tmp_path: Path) -> None:
     with duckdb.connect(str(path)) as con:
         con.execute('CREATE TABLE log_metrics ("time" TIMESTAMP, service VARCHAR, hits BIGINT)')
     with pytest.raises(StoreError, match="Delete the file"):
+        DuckDBStore(path)
+
+
+def test_table_without_its_key_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "m.duckdb"
+    DuckDBStore(path).close()
+    with duckdb.connect(str(path)) as con:  # same columns, no primary key
+        con.execute("CREATE TABLE copy AS SELECT * FROM log_metrics_by_minute")
+        con.execute("DROP TABLE log_metrics_by_minute")
+        con.execute("ALTER TABLE copy RENAME TO log_metrics_by_minute")
+    with pytest.raises(StoreError, match="primary key"):
         DuckDBStore(path)
 
 

@@ -76,7 +76,8 @@ def compile_query(query: Query, datasource: str = DATASOURCE, max_rows: int = MA
     for m in metrics:
         for column in m.columns:
             aggs.setdefault(_agg_name(column), aggregator(_STORED[column], _agg_name(column)))
-        posts[m.name] = _Post(_post_aggregator(m))
+        if m.op not in ("sum", "min", "max"):  # those are read from their aggregator
+            posts[m.name] = _Post(_post_aggregator(m))
     args: dict[str, Any] = {
         "datasource": datasource,
         "granularity": query.granularity,
@@ -91,7 +92,9 @@ def compile_query(query: Query, datasource: str = DATASOURCE, max_rows: int = MA
     if query.query_type == "topN":
         assert query.dimension is not None and query.metric is not None
         args["dimension"] = query.dimension
-        args["metric"] = query.metric
+        rank = OUTPUT_METRICS[query.metric]
+        plain = rank.op in ("sum", "min", "max")  # a fieldAccess cannot rank a topN
+        args["metric"] = _agg_name(rank.columns[0]) if plain else query.metric
         args["threshold"] = min(query.threshold + _TOPN_SLACK, max_rows + 1)
     elif query.query_type == "groupBy":
         args["dimensions"] = list(query.dimensions)
@@ -101,8 +104,6 @@ def compile_query(query: Query, datasource: str = DATASOURCE, max_rows: int = MA
 
 def _post_aggregator(m: OutputMetric) -> dict[str, Any]:
     col = _agg_name(m.columns[0])
-    if m.op in ("sum", "min", "max"):
-        return _field(col)
     if m.op == "ratio":
         return {
             "type": "arithmetic",
@@ -155,7 +156,9 @@ def _convert(m: OutputMetric, raw: dict[str, Any]) -> Any:
         return None if not den or num is None else num / den
     if m.op == "distinct":
         return _number(raw.get(m.name)) or 0.0
-    return _number(raw.get(m.name))  # min, max, quantile: null when nothing was seen
+    if m.op == "quantile":
+        return _number(raw.get(m.name))
+    return _number(raw.get(_agg_name(m.columns[0])))  # min, max: null when nothing was seen
 
 
 def _rank_key(metric: str, dim: str) -> Callable[[dict[str, Any]], tuple[Any, ...]]:

@@ -8,6 +8,23 @@ what is allowed.
 
 Output metrics are defined here, store-neutrally, as an operation over stored columns
 (``OutputMetric``), so the DuckDB and Druid stores compute the same thing.
+
+Semantics every store implements (where design.md leaves them open):
+
+* ``interval`` is half-open, ``[start, end)``, over the rows' minutes; ISO-8601 with ``Z``,
+  an offset, or none (UTC); a bare date is midnight UTC.
+* buckets align to UTC minute/hour/day boundaries; a bucket's ``timestamp`` is its start,
+  even when the interval starts inside it. ``all`` is one bucket stamped with the
+  interval's start. ``granularity`` defaults to ``all``.
+* timeseries returns every bucket of the interval, empty ones zero-filled (counts 0,
+  ``unique_users`` 0.0, ratios, min/max and quantiles null), as Druid does by default;
+  groupBy and topN return only groups with data.
+* topN ranks within each bucket by ``metric`` descending (nulls last, ties by the
+  dimension value) and keeps ``threshold`` rows per bucket; ``metric`` is returned even
+  if ``metrics`` does not list it.
+* rows: timeseries and groupBy by time, then the dimensions; topN by time, then rank.
+* ``error_rate`` is a fraction (0..1); sums are integers; other metrics floats or null.
+* more than ``MAX_ROWS`` result rows is a 400 (timeseries: checked before running).
 """
 
 from __future__ import annotations

@@ -18,8 +18,9 @@ router (or a broker) at ``/druid/v2``:
 Druid answers JSON where an empty quantile is ``"NaN"`` and an empty sum ``null``; results
 are normalised to the API's types (integer sums as ints, empty sums 0, empty min/max and
 quantiles null, empty unique counts 0.0). pydruid and HTTP errors are translated at the
-edge: an unreachable Druid is ``StoreUnavailable`` (HTTP 503), anything else Druid rejects
-is ``StoreError``.
+edge: an unreachable Druid is ``StoreUnavailable`` (HTTP 503), a query that exceeds Druid's
+resource limits ``TooManyRows`` (a 400 that says how to narrow it), anything else Druid
+rejects ``StoreError``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import urllib.error
+import urllib.request  # pydruid uses urllib.request but imports only urllib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -223,12 +225,17 @@ class DruidStore(Store):
         found: list[Any] = result.result or []
         return found
 
-    def _error(self, exc: OSError) -> StoreError:
+    def _error(self, exc: OSError) -> StoreError | TooManyRows:
         text = str(exc).split("\n Query is:")[0].strip()
         if any(f"HTTP Error {code}" in text for code in (502, 503, 504)):
             return StoreUnavailable(
                 f"Druid at {self.base} cannot answer now ({text}); its services may still be "
                 "starting: check `squall stack status druid` and retry."
+            )
+        if "ResourceLimitExceeded" in text or "Resource limit exceeded" in text:
+            return TooManyRows(
+                f"Druid ran out of room for this query's groups ({text[:300]}). Add a filter, "
+                "use a shorter interval, a coarser granularity or fewer dimensions."
             )
         return StoreError(f"Druid at {self.base} rejected the query: {text}")
 

@@ -113,7 +113,8 @@ def create_app(
 
     @app.get("/healthz")
     async def healthz() -> Response:
-        return _json({"status": "ok", **(health() if health else {})})
+        extra = await run_in_threadpool(health) if health else {}  # may read the store
+        return _json({"status": "ok", **extra})
 
     @app.get("/")
     async def dashboard() -> Response:

@@ -15,8 +15,8 @@ import shutil
 import sys
 from types import ModuleType
 
-from deploy.exceptions import ComposeUnavailable, UnknownService
-from deploy.stack import SERVICES, ServiceState, paths
+from deploy.exceptions import ComposeUnavailable, StackError, UnknownService
+from deploy.stack import SERVICES, ServiceState, StackPaths, paths
 from squall.settings import Settings, load_settings
 
 __all__ = ["run_compose", "run_stack", "service_module"]
@@ -28,10 +28,10 @@ def service_module(name: str) -> ModuleType | None:
         raise UnknownService(f"unknown service {name!r}; known: {', '.join(SERVICES)}")
     try:
         return importlib.import_module(SERVICES[name])
-    except ModuleNotFoundError as exc:
-        if exc.name != SERVICES[name]:
-            raise
-        return None
+    except ImportError as exc:
+        if isinstance(exc, ModuleNotFoundError) and exc.name == SERVICES[name]:
+            return None
+        raise StackError(f"cannot load {SERVICES[name]} ({exc}); is the install complete?") from exc
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -51,18 +51,28 @@ def run_stack(args: argparse.Namespace) -> int:
         names.reverse()  # dependents first
     code = 0
     for name in names:
-        module = service_module(name)
-        if module is None:
-            print(f"{name}: not available in this version yet ({SERVICES[name]} is missing)")
-            code = code or (2 if args.service or args.action == "up" else 0)
-            continue
-        if args.action == "up":
-            print(f"{name}: starting (state in {where.service_dir(name)})", flush=True)
-        report = getattr(module, args.action)(settings)
-        for line, ok in _lines(report):
-            print(line, flush=True)
-            if args.action == "up" and not ok:
-                code = 1
+        try:
+            code = max(code, _run_one(name, args.action, settings, where, alone=bool(args.service)))
+        except StackError as exc:
+            if args.service:  # the one asked for: let squall.cli report it
+                raise
+            print(f"{name}: {args.action} failed: {exc}", file=sys.stderr, flush=True)
+            code = 1  # one service's failure does not keep the others from stopping
+    return code
+
+
+def _run_one(name: str, action: str, settings: Settings, where: StackPaths, alone: bool) -> int:
+    module = service_module(name)
+    if module is None:
+        print(f"{name}: not available in this version yet ({SERVICES[name]} is missing)")
+        return 2 if alone or action == "up" else 0
+    if action == "up":
+        print(f"{name}: starting (state in {where.service_dir(name)})", flush=True)
+    code = 0
+    for line, ok in _lines(getattr(module, action)(settings)):
+        print(line, flush=True)
+        if action == "up" and not ok:
+            code = 1
     return code
 
 

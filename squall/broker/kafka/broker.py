@@ -17,7 +17,7 @@ from typing import Any
 from squall.broker.base import Broker, RebalanceCallback, TopicPartition
 from squall.broker.exceptions import BrokerError, IllegalState, UnknownPartition, UnknownTopic
 from squall.broker.kafka.consumer import KafkaMember
-from squall.broker.kafka.errors import kerrors, translate
+from squall.broker.kafka.errors import connecting, kerrors, translate
 from squall.broker.kafka.options import KafkaOptions
 from squall.broker.kafka.producer import KafkaProducer
 
@@ -60,7 +60,7 @@ class KafkaBroker(Broker):
         if self._closed:
             raise IllegalState(f"the broker {self.url} is closed; open it again")
         if self._admin is None:
-            with translate("connect to Kafka", self.bootstrap):
+            with connecting("connect to Kafka", self.bootstrap):
                 self._admin = kafka.KafkaAdminClient(
                     bootstrap_servers=self.servers,
                     client_id=f"{self.options.client_id}-admin",

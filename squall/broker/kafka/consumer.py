@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from squall.broker.base import Consumer, RebalanceCallback, Record, TopicPartition
 from squall.broker.exceptions import CommitFailed, IllegalState
-from squall.broker.kafka.errors import translate
+from squall.broker.kafka.errors import connecting, translate
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -63,7 +63,7 @@ class KafkaMember(Consumer):
         self._closing = False
         self._closed = False
         o = broker.options
-        with translate(f"connect a member of group {group!r}", self._where):
+        with connecting(f"connect a member of group {group!r}", self._where):
             self._consumer = kafka.KafkaConsumer(
                 bootstrap_servers=broker.servers,
                 client_id=o.client_id,

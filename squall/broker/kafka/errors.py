@@ -17,6 +17,7 @@ role sees a ``kafka.errors`` type. The mapping, most specific first:
 
 from __future__ import annotations
 
+import gc
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,7 +35,7 @@ with warnings.catch_warnings():  # kafka-python's own import-time DeprecationWar
     warnings.simplefilter("ignore", DeprecationWarning)
     import kafka.errors as kerrors
 
-__all__ = ["FENCED", "REBALANCED", "kerrors", "translate"]
+__all__ = ["FENCED", "REBALANCED", "connecting", "convert", "kerrors", "translate"]
 
 FENCED: tuple[type[Exception], ...] = (
     kerrors.ProducerFencedError,
@@ -83,4 +84,18 @@ def translate(action: str, bootstrap: str) -> Iterator[None]:
     try:
         yield
     except kerrors.KafkaError as exc:
+        raise convert(exc, action, bootstrap) from exc
+
+
+@contextmanager
+def connecting(action: str, bootstrap: str) -> Iterator[None]:
+    """``translate`` for constructing a kafka-python client. A client whose bootstrap
+    fails leaves its half-made sockets to the garbage collector, which then warns
+    (ResourceWarning) at some random later point; collect them here, quietly."""
+    try:
+        yield
+    except kerrors.KafkaError as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()
         raise convert(exc, action, bootstrap) from exc

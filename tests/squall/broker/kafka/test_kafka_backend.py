@@ -1,0 +1,131 @@
+"""Kafka-only behaviour of squall.broker.kafka, on the real broker (and on no broker).
+
+The shared contract lives in ../test_contract.py; here: errors translated at the edge,
+what kafka-python would do differently from the contract (commits for foreign
+partitions, exceptions in rebalance callbacks), and the URL.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from squall.broker import BrokerUnavailable, TopicPartition, open_broker
+from squall.broker.exceptions import CommitFailed, IllegalState, UnknownPartition, UnknownTopic
+from squall.broker.kafka import KafkaBroker
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture
+def kafka(kafka_bootstrap: str) -> Iterator[KafkaBroker]:
+    broker = KafkaBroker(kafka_bootstrap)
+    try:
+        yield broker
+    finally:
+        broker.close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # nobody listens once this socket closes
+
+
+def test_url_opens_the_kafka_backend(kafka_bootstrap: str) -> None:
+    with open_broker(f"kafka://{kafka_bootstrap}") as broker:
+        assert isinstance(broker, KafkaBroker)
+        assert broker.url == f"kafka://{kafka_bootstrap}"
+
+
+def test_no_broker_is_broker_unavailable_quickly() -> None:
+    where = f"127.0.0.1:{_closed_port()}"
+    broker = KafkaBroker(where, bootstrap_timeout_ms=500)  # opening does not connect
+    began = time.monotonic()
+    with pytest.raises(BrokerUnavailable, match="squall stack up kafka"):
+        broker.partitions("logs.raw")
+    with pytest.raises(BrokerUnavailable):
+        broker.producer()
+    with pytest.raises(BrokerUnavailable):
+        broker.consumer("g", ["logs.raw"])
+    assert time.monotonic() - began < 20
+    broker.close()
+    with pytest.raises(IllegalState):
+        broker.producer()
+
+
+def test_sending_to_a_missing_topic_or_partition(
+    kafka: KafkaBroker, unique: Callable[[str], str]
+) -> None:
+    producer = kafka.producer()
+    with pytest.raises(UnknownTopic):
+        producer.send(unique("missing"), b"v")
+    topic = unique("t")
+    kafka.create_topic(topic, 2)
+    with pytest.raises(UnknownPartition):
+        producer.send(topic, b"v", partition=2)
+    with pytest.raises(UnknownPartition):
+        kafka.end_offsets([TopicPartition(topic, 5)])
+    with pytest.raises(TypeError):
+        producer.send(topic, "text")  # type: ignore[arg-type]
+    producer.close()
+    with pytest.raises(IllegalState):
+        producer.send(topic, b"v")
+
+
+def test_transactional_producer_refuses_sends_outside_a_transaction(
+    kafka: KafkaBroker, unique: Callable[[str], str]
+) -> None:
+    topic = unique("t")
+    kafka.create_topic(topic, 1)
+    producer = kafka.producer(transactional_id=unique("tx"))
+    with pytest.raises(IllegalState, match="begin_transaction"):
+        producer.send(topic, b"v")
+    with pytest.raises(IllegalState):
+        producer.commit_transaction()
+    producer.abort_transaction()  # nothing open: a no-op
+    producer.close()
+    plain = kafka.producer()
+    with pytest.raises(IllegalState, match="transactional_id"):
+        plain.begin_transaction()
+    plain.close()
+
+
+def test_commit_for_a_partition_this_member_does_not_own_fails(
+    kafka: KafkaBroker, unique: Callable[[str], str], poll: Callable[..., None]
+) -> None:
+    mine, other = unique("t"), unique("t")
+    kafka.create_topic(mine, 1)
+    kafka.create_topic(other, 1)
+    member = kafka.consumer(unique("g"), [mine])
+    poll([member], lambda: bool(member.assignment()))
+    with pytest.raises(CommitFailed, match=other):
+        member.commit({TopicPartition(other, 0): 1})
+    member.commit({TopicPartition(mine, 0): 0})
+    assert member.committed(TopicPartition(mine, 0)) == 0
+    member.close()
+
+
+def test_an_exception_in_on_assign_surfaces_from_poll_after_the_rebalance(
+    kafka: KafkaBroker, unique: Callable[[str], str]
+) -> None:
+    topic = unique("t")
+    kafka.create_topic(topic, 2)
+
+    def explode(tps: set[TopicPartition]) -> None:
+        if tps:  # the very first assignment may be empty while metadata catches up
+            raise RuntimeError(f"assigned {len(tps)}")
+
+    member = kafka.consumer(unique("g"), [topic], on_assign=explode)
+    deadline = time.monotonic() + 30
+    with pytest.raises(RuntimeError, match="assigned 2"):
+        while time.monotonic() < deadline:
+            member.poll(timeout=0.2)
+    # the rebalance itself completed: the member owns its partitions and reads on
+    assert member.assignment() == {TopicPartition(topic, 0), TopicPartition(topic, 1)}
+    member.close()
+    with pytest.raises(IllegalState):
+        member.poll()

@@ -117,6 +117,7 @@ SERVICES: tuple[DruidService, ...] = (
             "druid.worker.baseTaskDirs": '["{var}/task"]',
             "druid.indexer.task.baseTaskDir": "{var}/task",
             "druid.indexer.task.restoreTasksOnRestart": "true",
+            "druid.indexer.task.gracefulShutdownTimeout": "PT10S",
             "druid.realtime.cache.useCache": "false",
             "druid.realtime.cache.populateCache": "false",
         },

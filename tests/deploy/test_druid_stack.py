@@ -107,10 +107,12 @@ def _listening(port: int) -> list[str]:
     return found
 
 
+# the first of these pays for starting Druid (and resolving its jars on a new machine)
 LOOPBACK = {"0100007F", "0000000000000000FFFF00000100007F", "00000000000000000000000001000000"}
 
 
 @pytest.mark.druid
+@pytest.mark.timeout(900)
 def test_every_service_is_healthy_and_listens_on_loopback_only(druid_stack: Settings) -> None:
     states = druid.status(druid_stack)
     names = [s.name for s in states]
@@ -122,6 +124,7 @@ def test_every_service_is_healthy_and_listens_on_loopback_only(druid_stack: Sett
 
 
 @pytest.mark.druid
+@pytest.mark.timeout(900)
 def test_up_again_leaves_running_services_alone(druid_stack: Settings) -> None:
     before = {s.name: s.pid for s in druid.status(druid_stack) if s.pid}
     again = druid.up(replace(druid_stack), supervisor=False)
@@ -130,6 +133,7 @@ def test_up_again_leaves_running_services_alone(druid_stack: Settings) -> None:
 
 
 @pytest.mark.druid
+@pytest.mark.timeout(900)
 def test_cli_status(druid_stack: Settings) -> None:
     done = subprocess.run(
         [

@@ -35,7 +35,8 @@ from serve.query import parse_query
 from serve.store import Store, open_store
 from squall.settings import Settings
 
-pytestmark = pytest.mark.druid
+# the first test pays for starting Druid (and resolving its jars on a new machine)
+pytestmark = [pytest.mark.druid, pytest.mark.timeout(900)]
 
 INGEST_DEADLINE = 240.0
 

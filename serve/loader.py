@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_GROUP = "squall-serve-loader"
 _WARN_EVERY = 30.0  # s between warnings about skipped records
-_RETRY_DELAY = 1.0  # s after a failed batch
 
 
 class Loader:
@@ -57,6 +56,7 @@ class Loader:
         group: str = DEFAULT_GROUP,
         max_records: int = 5000,
         poll_timeout: float = 0.2,
+        retry_delay: float = 1.0,
     ) -> None:
         self.broker = broker
         self.store = store
@@ -64,6 +64,7 @@ class Loader:
         self.group = group
         self.max_records = max_records
         self.poll_timeout = poll_timeout
+        self.retry_delay = retry_delay
         self.records_consumed = 0
         self.rows_loaded = 0
         self.rows_skipped = 0
@@ -182,7 +183,7 @@ class Loader:
                 except SquallError as exc:
                     self.last_error = str(exc)
                     log.warning("loading %s failed, retrying: %s", self.topic, exc)
-                    self._stopping.wait(_RETRY_DELAY)
+                    self._stopping.wait(self.retry_delay)
                     try:
                         self._rewind()
                     except SquallError as again:

@@ -20,6 +20,7 @@ import pytest
 
 from serve.app import create_app
 from serve.duckdb_store import DuckDBStore
+from serve.exceptions import StoreError
 from serve.loader import Loader
 from serve.query import parse_query
 from squall.broker import Broker, TopicPartition
@@ -198,6 +199,7 @@ def test_background_thread_and_http(
 _CHILD = """
 import sys
 from serve.duckdb_store import DuckDBStore
+from serve.exceptions import StoreError
 from serve.loader import Loader
 from squall.broker.local import LocalBroker
 broker = LocalBroker(sys.argv[1], session_timeout=1.0)
@@ -238,4 +240,44 @@ def test_kill_9_mid_load_then_restart(
         loader = Loader(broker, store, TOPIC, GROUP)
         load_until_caught_up(loader, broker)
         loader.close()
+        check_store(gt, store, few_events)
+
+
+class FlakyStore(DuckDBStore):
+    """A DuckDB store whose writes fail now and then (a full disk, a lock), before
+    anything is committed."""
+
+    def __init__(self, path: Path, fail_every: int) -> None:
+        super().__init__(path)
+        self.fail_every = fail_every
+        self.writes = 0
+        self.failures = 0
+
+    def write_with_offsets(self, rows: Any, topic: str, offsets: Any) -> None:
+        self.writes += 1
+        if self.writes % self.fail_every == 0:
+            self.failures += 1
+            raise StoreError("test: the disk is full")
+        super().write_with_offsets(rows, topic, offsets)
+
+
+def test_failed_writes_are_retried_from_the_stored_offsets(
+    gt: Any,
+    broker: LocalBroker,
+    few_events: list[Any],
+    few_rows: list[dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    with FlakyStore(tmp_path / "m.duckdb", fail_every=3) as store:
+        loader = Loader(broker, store, TOPIC, GROUP, max_records=300, retry_delay=0.05)
+        loader.start()
+        try:
+            produce(broker, encoded(few_rows))
+            deadline = time.monotonic() + 60
+            while store.offsets(TOPIC) != end_offsets(broker):
+                assert time.monotonic() < deadline, "the loader did not catch up"
+                time.sleep(0.02)  # polling the store for a condition
+        finally:
+            loader.stop()
+        assert store.failures >= 3
         check_store(gt, store, few_events)

@@ -32,6 +32,8 @@ from serve.store import Store
 __all__ = ["create_app"]
 
 _DASHBOARD = Path(__file__).with_name("dashboard.html")
+MAX_BODY_BYTES = 64 * 1024
+"""A query is a small JSON object; anything larger is refused with 413."""
 
 
 def _json(body: object, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -63,7 +65,8 @@ def create_app(
     health: Callable[[], Mapping[str, Any]] | None = None,
 ) -> FastAPI:
     """The API over ``store``; ``health`` adds fields (e.g. loader lag) to ``/healthz``."""
-    app = FastAPI(title="Squall query API", docs_url="/api/docs", redoc_url=None)
+    # no Swagger/ReDoc pages: they load scripts from a CDN, and the dashboard must not
+    app = FastAPI(title="Squall query API", docs_url=None, redoc_url=None, openapi_url=None)
     auth = _Auth(tokens)
     page = _DASHBOARD.read_bytes()
 
@@ -92,6 +95,11 @@ def create_app(
     @app.post("/api/v1/query")
     async def query(request: Request) -> Response:
         raw = await request.body()
+        if len(raw) > MAX_BODY_BYTES:
+            return _json(
+                {"error": f"the query body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}"},
+                413,
+            )
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:

@@ -102,3 +102,8 @@ def test_dashboard_queries_are_valid(client: httpx.Client) -> None:
         response = client.post("/api/v1/query", json=body)
         assert response.status_code == 200, response.text
         assert response.json()["rows"]
+
+
+def test_no_pages_that_need_the_internet(client: httpx.Client) -> None:
+    for path in ("/docs", "/redoc", "/api/docs", "/openapi.json"):
+        assert client.get(path).status_code == 404

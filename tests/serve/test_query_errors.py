@@ -142,3 +142,10 @@ def test_valid_queries_pass(api: httpx.Client) -> None:
         response = api.post("/api/v1/query", json=body)
         assert response.status_code == 200, response.text
         assert 0 < len(response.json()["rows"]) <= 20
+
+
+def test_oversized_body_is_413(api: httpx.Client) -> None:
+    body = {**OK, "filter": {"route": [f"/r{i}" for i in range(20_000)]}}
+    response = api.post("/api/v1/query", json=body)
+    assert response.status_code == 413
+    assert "limit is 65536" in response.json()["error"]

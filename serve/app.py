@@ -94,11 +94,13 @@ def create_app(
 
     @app.post("/api/v1/query")
     async def query(request: Request) -> Response:
-        raw = await request.body()
-        if len(raw) > MAX_BODY_BYTES:
+        declared = request.headers.get("content-length", "")
+        size = int(declared) if declared.isdigit() else 0
+        raw = b"" if size > MAX_BODY_BYTES else await request.body()
+        size = max(size, len(raw))
+        if size > MAX_BODY_BYTES:
             return _json(
-                {"error": f"the query body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}"},
-                413,
+                {"error": f"the query body is {size} bytes; the limit is {MAX_BODY_BYTES}"}, 413
             )
         try:
             body = orjson.loads(raw)

@@ -251,9 +251,9 @@ def main(argv: list[str] | None = None) -> None:
     if _has_confluent():
         import confluent_kafka
 
-        clients.append(
-            (f"confluent-kafka {confluent_kafka.version()[0]}", _ck_produce, _ck_consume)
-        )
+        librdkafka = confluent_kafka.libversion()[0]
+        label = f"confluent-kafka {confluent_kafka.version()} (librdkafka {librdkafka})"
+        clients.append((label, _ck_produce, _ck_consume))
     else:
         print("  confluent-kafka: not installed (pip install confluent-kafka to compare)")
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from compute.config import Config
@@ -25,6 +25,10 @@ class TopologyContext:
     parallelism: int
     config: Config
     component_tasks: Mapping[str, Sequence[int]] = field(repr=False)
+    request_checkpoint: Callable[[], object] | None = field(default=None, repr=False)
+    """Take a checkpoint now (None when the topology has no checkpoint_interval). A
+    spout calls it when it must give up partitions: their progress is committed
+    before another worker takes them over."""
 
     def tasks_of(self, component: str) -> Sequence[int]:
         """Task ids of ``component`` (for emit_direct)."""

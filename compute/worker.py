@@ -100,7 +100,14 @@ class Worker:
                         inboxes[task_id] = Outbox(task_id, self._out.setdefault(where, []))
                     continue
                 ctx = TopologyContext(
-                    spec.name, comp.name, task_id, index, comp.parallelism, config, tasks
+                    spec.name,
+                    comp.name,
+                    task_id,
+                    index,
+                    comp.parallelism,
+                    config,
+                    tasks,
+                    self.checkpoint if config.checkpoint_interval else None,
                 )
                 instance = comp.make()
                 if comp.is_spout:

@@ -40,12 +40,14 @@ class ProcessGroup:
         log_dir.mkdir(parents=True, exist_ok=True)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, name: str, *args: str) -> None:
-        """Start part ``name``; ``args`` default to its entry in ``PART_ARGS``."""
+    def start(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> None:
+        """Start part ``name``; ``args`` default to its entry in ``PART_ARGS``; ``env``
+        adds variables for this part only."""
         argv = args or PART_ARGS[name]
+        child = {**self.env, **env} if env else self.env
         with open(self.log_dir / f"{name}.log", "ab") as log:  # the child keeps its own fd
             self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", "squall", *argv], env=self.env, stdout=log, stderr=log
+                [sys.executable, "-m", "squall", *argv], env=child, stdout=log, stderr=log
             )
 
     def pid(self, name: str) -> int:

@@ -12,6 +12,7 @@ checkpoint or tick.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -22,6 +23,8 @@ from compute.tuple import Tuple
 from squall.broker import Broker, Producer, TopicPartition, open_broker
 
 __all__ = ["BrokerSink"]
+
+log = logging.getLogger("compute.connectors.sink")
 
 
 class BrokerSink(Bolt):
@@ -93,6 +96,7 @@ class BrokerSink(Bolt):
         except BaseException:
             producer.abort_transaction()
             raise
+        log.debug("committed %d records with offsets %s", len(self._buffer), offsets)
         self._buffer.clear()
         self._committed.update(offsets)
 

@@ -12,11 +12,13 @@ Two ways to commit the position:
   (at-least-once);
 * ``commit="checkpoint"``: the spout only reports it in ``snapshot()``, and a
   transactional sink (``BrokerSink``) commits it in the same transaction as the
-  output (exactly-once).
+  output (exactly-once). Losing partitions in a rebalance triggers a checkpoint first,
+  so that state built from their records is committed with their offsets.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from typing import Any, Literal
@@ -26,6 +28,8 @@ from compute.context import TopologyContext
 from squall.broker import Broker, Consumer, Record, TopicPartition, open_broker
 
 __all__ = ["BrokerSpout"]
+
+log = logging.getLogger("compute.connectors.spout")
 
 MsgId = tuple[TopicPartition, int]
 
@@ -64,6 +68,7 @@ class BrokerSpout(Spout):
 
     # -- lifecycle -----------------------------------------------------------------------
     def open(self, context: TopologyContext) -> None:
+        self._context = context
         self._queue: deque[Record] = deque()
         self._retry: deque[MsgId] = deque()
         self._pending: dict[MsgId, list[Any]] = {}  # in flight or failed: values to replay
@@ -147,10 +152,25 @@ class BrokerSpout(Spout):
     # -- rebalance -----------------------------------------------------------------------
     def _assigned(self, tps: set[TopicPartition]) -> None:
         """Nothing to do: the consumer resumes each partition from its committed offset."""
+        log.info("%s: partitions assigned %s", self.group, sorted(tps))
 
     def _revoked(self, tps: set[TopicPartition]) -> None:
-        """Forget the partitions' records and trees: the new owner replays them."""
-        self._queue = deque(r for r in self._queue if (r.topic, r.partition) not in tps)
+        """Hand the partitions over. With checkpoints, take one now, so the output and
+        the positions of everything read so far commit before another worker (or this
+        one, after the rebalance) resumes from the committed offsets. Then forget the
+        partitions' records and trees: the new owner replays whatever is uncommitted."""
+        if self.commit_mode == "checkpoint" and self._context.request_checkpoint is not None:
+            self._context.request_checkpoint()
+        log.info(
+            "%s: partitions revoked %s at positions %s",
+            self.group,
+            sorted(tps),
+            {f"{tp.topic}[{tp.partition}]": o for tp, o in self.positions().items()},
+        )
+        # in place: next_tuple holds this deque across the poll that calls us
+        kept = [r for r in self._queue if (r.topic, r.partition) not in tps]
+        self._queue.clear()
+        self._queue.extend(kept)
         for tp in tps:
             self._next.pop(tp, None)
             self._committed.pop(tp, None)

@@ -47,7 +47,16 @@ def barrier(p: Pipeline, expected: int, tag: int) -> None:
     ]
     p.post_events(marks)
     total = expected + len(marks)
-    wait_for(lambda: p.total_events() >= total, 120, f"{total} events in the query API")
+    seen: list[int] = []
+
+    def arrived() -> bool:
+        seen.append(p.total_events())
+        return seen[-1] >= total
+
+    try:
+        wait_for(arrived, 120, f"{total} events in the query API")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the query API counted {seen[-1]}") from None
     assert p.total_events() == total
 
 
@@ -189,3 +198,25 @@ def test_kill_9_of_the_topology_gives_the_same_results(pipeline: Pipeline) -> No
     for r in rows:
         per_service[r["service"]] += r["bytes"]
     assert per_service == bytes_truth
+
+
+def test_rebalance_from_one_to_two_workers_is_exact(pipeline: Pipeline) -> None:
+    events = json_events(30_000, seed=9)
+    truth = Counter((str(e["service"]), str(e["status"])) for e in events)
+
+    pipeline.post_events(events[:12_000])
+    wait_for(lambda: pipeline.total_events() > 0, 60, "the first rows")
+    # a second worker joins the group: partitions move while aggregates are in flight
+    pipeline.parts.start(
+        "topology-2", "topology", "run", "log-metrics", env={"SQUALL_WORKER_INDEX": "1"}
+    )
+    pipeline.post_events(events[12_000:])
+    barrier(pipeline, len(events), tag=3)
+
+    rows = pipeline.query(
+        queryType="groupBy",
+        interval="2026-01-01T00:00:00Z/2026-01-02T00:00:00Z",
+        dimensions=["service", "status"],
+        metrics=["events"],
+    )
+    assert {(r["service"], r["status"]): r["events"] for r in rows} == dict(truth)

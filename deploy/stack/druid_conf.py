@@ -7,8 +7,9 @@ single-server "micro-quickstart", cut down for a 2-core / 24 GiB machine shared 
 Kafka and the pipeline:
 
 * the coordinator doubles as the overlord and hosts the Derby metadata store;
-* the ``indexer`` runs ingestion tasks as threads (no forked peons), two slots, because a
-  publishing task and its successor overlap;
+* the ``indexer`` runs ingestion tasks as threads (no forked peons), four slots: a
+  publishing task and its successor overlap, and each datasource (tests make their own)
+  has its own task; with two, a new supervisor's task waited ~100 s for a slot;
 * one processing thread, two merge buffers of 100 MiB per data service (a groupBy of
   sketches needs ~30 KiB per group per quantiles sketch) and groupBy spilling to disk
   beyond that; caches off;
@@ -113,7 +114,7 @@ SERVICES: tuple[DruidService, ...] = (
         direct="640m",
         properties={
             **_PROCESSING,
-            "druid.worker.capacity": "2",
+            "druid.worker.capacity": "4",
             "druid.worker.baseTaskDirs": '["{var}/task"]',
             "druid.indexer.task.baseTaskDir": "{var}/task",
             "druid.indexer.task.restoreTasksOnRestart": "true",

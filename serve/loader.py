@@ -180,9 +180,12 @@ class Loader:
                 try:
                     self.step()
                     self.last_error = None
-                except SquallError as exc:
+                except Exception as exc:  # keep loading whatever went wrong: log, retry
                     self.last_error = str(exc)
-                    log.warning("loading %s failed, retrying: %s", self.topic, exc)
+                    if isinstance(exc, SquallError):
+                        log.warning("loading %s failed, retrying: %s", self.topic, exc)
+                    else:
+                        log.exception("loading %s failed unexpectedly, retrying", self.topic)
                     self._stopping.wait(self.retry_delay)
                     try:
                         self._rewind()

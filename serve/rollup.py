@@ -28,6 +28,7 @@ Accumulator = list[Any]
 """Per metric, in ``METRICS`` order: float, float | None, or list[bytes] for sketches."""
 
 _NAMES = tuple(m.name for m in METRICS)
+_KINDS = tuple(m.kind for m in METRICS)
 _SUMS = tuple(i for i, m in enumerate(METRICS) if m.kind == "sum")
 _MINS = tuple(i for i, m in enumerate(METRICS) if m.kind == "min")
 _MAXS = tuple(i for i, m in enumerate(METRICS) if m.kind == "max")
@@ -101,7 +102,7 @@ def decode_rows(rows: Iterable[Mapping[str, Any]]) -> dict[Key, Accumulator]:
         for i in _MAXS:
             values[i] = _number(row, _NAMES[i])
         for i in _SKETCHES:
-            values[i] = decode_sketch(row.get(_NAMES[i]), _NAMES[i])
+            values[i] = decode_sketch(row.get(_NAMES[i]), _NAMES[i], _KINDS[i])
         acc = out.get(key)
         if acc is None:
             acc = out[key] = _new()

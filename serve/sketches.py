@@ -29,18 +29,30 @@ __all__ = [
 ]
 
 
-def decode_sketch(value: object, column: str) -> bytes | None:
-    """A row's sketch field (base64 text, raw bytes, or null) -> bytes or None."""
+_DESERIALIZE = {"quantiles": quantiles_doubles_sketch.deserialize, "hll": hll_sketch.deserialize}
+
+
+def decode_sketch(value: object, column: str, kind: str) -> bytes | None:
+    """A row's sketch field (base64 text, raw bytes, or null) -> bytes or None.
+
+    The bytes are checked to be a ``kind`` ("quantiles" or "hll") sketch now, so that a
+    corrupt row is refused (InvalidRow) instead of failing every later merge or query."""
     if value is None or value == "":
         return None
     if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value)
-    if isinstance(value, str):
+        blob = bytes(value)
+    elif isinstance(value, str):
         try:
-            return base64.b64decode(value, validate=True)
+            blob = base64.b64decode(value, validate=True)
         except binascii.Error as exc:
             raise InvalidRow(f"{column} is not valid base64: {exc}") from exc
-    raise InvalidRow(f"{column} must be a base64 string or null, not {type(value).__name__}")
+    else:
+        raise InvalidRow(f"{column} must be a base64 string or null, not {type(value).__name__}")
+    try:
+        _DESERIALIZE[kind](blob)
+    except (ValueError, IndexError, RuntimeError) as exc:
+        raise InvalidRow(f"{column} is not a serialized DataSketches {kind} sketch: {exc}") from exc
+    return blob
 
 
 def _quantiles_union(blobs: Iterable[bytes | None]) -> quantiles_doubles_sketch | None:

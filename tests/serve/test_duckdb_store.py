@@ -3,6 +3,7 @@ durability across reopen, atomic writes with offsets, and errors that say what t
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 from pathlib import Path
@@ -10,11 +11,12 @@ from typing import Any
 
 import duckdb
 import pytest
+from datasketches import hll_sketch, tgt_hll_type
 
 from serve.duckdb_store import TABLES, DuckDBStore
 from serve.exceptions import InvalidRow, StoreError, StoreUnavailable
 from serve.query import parse_query
-from squall.schema import DIMENSIONS, METRICS, TIME_COLUMN
+from squall.schema import DIMENSIONS, HLL_LG_K, METRICS, TIME_COLUMN
 
 EVERYTHING = {
     "queryType": "groupBy",
@@ -116,6 +118,16 @@ def test_table_without_its_key_is_refused(tmp_path: Path) -> None:
         DuckDBStore(path)
 
 
+def _users_sketch() -> str:
+    sketch = hll_sketch(HLL_LG_K, tgt_hll_type.HLL_4)
+    sketch.update("someone")
+    return base64.b64encode(sketch.serialize_compact()).decode()
+
+
+USERS = _users_sketch()
+"""A valid users (HLL) sketch, which is not a quantiles sketch."""
+
+
 def good_row(**changes: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
         "time": "2015-05-17T10:05:00Z",
@@ -149,6 +161,8 @@ def good_row(**changes: Any) -> dict[str, Any]:
         ({"latency_min": True}, "metric 'latency_min'"),
         ({"latency_sketch": "not base64!"}, "latency_sketch is not valid base64"),
         ({"users_sketch": 12}, "users_sketch must be a base64 string"),
+        ({"users_sketch": "AAECZ2FyYmFnZQ=="}, "users_sketch is not a serialized DataSketches"),
+        ({"latency_sketch": USERS}, "latency_sketch is not a serialized DataSketches quant"),
     ],
 )
 def test_invalid_rows_are_refused_whole_batch(changes: dict[str, Any], message: str) -> None:

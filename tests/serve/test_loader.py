@@ -154,7 +154,15 @@ def test_records_that_are_not_rows_are_skipped(
     tmp_path: Path,
 ) -> None:
     bad_row = {**few_rows[0], "events": "many"}
-    poison = [b"not json", b"[1, 2]", b'"text"', orjson.dumps(bad_row), orjson.dumps([bad_row])]
+    corrupt = {**few_rows[1], "users_sketch": "AAECZ2FyYmFnZQ=="}  # base64, but no sketch
+    poison = [
+        b"not json",
+        b"[1, 2]",
+        b'"text"',
+        orjson.dumps(bad_row),
+        orjson.dumps([bad_row]),
+        orjson.dumps(corrupt),
+    ]
     values = encoded(few_rows)
     for i, p in enumerate(poison):
         values.insert(1000 * (i + 1), p)

@@ -34,6 +34,7 @@ class Settings:
     topic_metrics: str = "logs.metrics"
     topic_deadletter: str = "logs.deadletter"
     datasource: str = "log_metrics"
+    group_prefix: str = "squall"  # consumer groups are "<prefix>-log-metrics" etc.
     ingest_tokens: frozenset[str] = field(default_factory=frozenset)
     query_tokens: frozenset[str] = field(default_factory=frozenset)
 

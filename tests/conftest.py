@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,27 @@ DATA = Path(__file__).parent / "data"
 def apache_log_lines() -> list[str]:
     """The 10,000 real combined-log lines of tests/data/apache_logs."""
     return (DATA / "apache_logs").read_text(encoding="utf-8").splitlines()
+
+
+# -- real Kafka ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """HOST:PORT of a running Kafka; fails (CI=true) or skips when none answers."""
+    bootstrap = os.environ.get("SQUALL_TEST_KAFKA", "127.0.0.1:9092")
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+    except OSError as exc:
+        reason = (
+            f"no Kafka at {bootstrap} ({exc}); start one with `.venv/bin/squall stack up "
+            f"kafka` (or set SQUALL_TEST_KAFKA)"
+        )
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true: {reason}")
+        pytest.skip(reason)
+    return bootstrap
 
 
 # -- real Druid (with the Kafka it ingests from) -------------------------------------------

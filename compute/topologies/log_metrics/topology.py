@@ -31,10 +31,9 @@ from compute.tuple import Tuple
 from squall.broker import Record, TopicPartition
 from squall.settings import Settings
 
-__all__ = ["CONFIG", "GROUP", "NAME", "build_topology"]
+__all__ = ["CONFIG", "NAME", "build_topology", "group"]
 
 NAME = "log-metrics"
-GROUP = "squall-log-metrics"
 CONFIG = Config(message_timeout=60, max_spout_pending=20_000, checkpoint_interval=1.0)
 NOT_AN_EVENT = "record is not a Flume JSON event {'headers': {...}, 'body': '...'}"
 
@@ -132,11 +131,17 @@ class DeadLetterBolt(Bolt):
         self.emit([self.topic, key, orjson.dumps({"reason": reason, "event": event})])
 
 
+def group(settings: Settings) -> str:
+    """The consumer group of the topology's workers (and of its committed offsets)."""
+    return f"{settings.group_prefix}-{NAME}"
+
+
 def build_topology(settings: Settings, parse_tasks: int = 1, aggregate_tasks: int = 1) -> Topology:
     """The log-metrics topology reading and writing the broker of ``settings``."""
     url = settings.broker_url
+    members = group(settings)
     topo = Topology(NAME)
-    topo.spout("events", EventSpout(url, settings.topic_raw, GROUP, commit="checkpoint"))
+    topo.spout("events", EventSpout(url, settings.topic_raw, members, commit="checkpoint"))
     topo.bolt("parse", ParseBolt, parse_tasks).shuffle_grouping("events")
     topo.bolt("aggregate", AggregateBolt(settings.topic_metrics), aggregate_tasks).fields_grouping(
         "parse", ["service", "route"]
@@ -144,6 +149,6 @@ def build_topology(settings: Settings, parse_tasks: int = 1, aggregate_tasks: in
     topo.bolt("deadletter", DeadLetterBolt(settings.topic_deadletter)).shuffle_grouping(
         "parse", "invalid"
     )
-    sink = topo.bolt("sink", BrokerSink(url, GROUP, offsets_of="events"))
+    sink = topo.bolt("sink", BrokerSink(url, members, offsets_of="events"))
     sink.global_grouping("aggregate").global_grouping("deadletter")
     return topo

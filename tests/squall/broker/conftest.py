@@ -9,8 +9,6 @@ fresh topic and group names, so they run against a shared, long-lived Kafka.
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -21,24 +19,6 @@ import pytest
 from squall.broker import Broker, Consumer, Record, open_broker
 
 BACKENDS = ["local", pytest.param("kafka", marks=pytest.mark.kafka)]
-
-
-@pytest.fixture(scope="session")
-def kafka_bootstrap() -> str:
-    """HOST:PORT of a running Kafka; fails (CI=true) or skips when none answers."""
-    bootstrap = os.environ.get("SQUALL_TEST_KAFKA", "127.0.0.1:9092")
-    host, _, port = bootstrap.split(",")[0].rpartition(":")
-    try:
-        socket.create_connection((host, int(port)), timeout=2).close()
-    except OSError as exc:
-        reason = (
-            f"no Kafka at {bootstrap} ({exc}); start one with `.venv/bin/squall stack up "
-            f"kafka` (or set SQUALL_TEST_KAFKA)"
-        )
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true: {reason}")
-        pytest.skip(reason)
-    return bootstrap
 
 
 def _open(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Broker:

@@ -42,7 +42,12 @@ class ServeStage:
         try:
             if isinstance(self.store, OffsetStore):
                 ensure_topics(self.broker, settings)
-                self.loader = Loader(self.broker, self.store, settings.topic_metrics)
+                self.loader = Loader(
+                    self.broker,
+                    self.store,
+                    settings.topic_metrics,
+                    f"{settings.group_prefix}-serve-loader",
+                )
                 self.loader.start()
             health = self.loader.stats if self.loader else None
             self.app: FastAPI = create_app(self.store, settings.query_tokens, health=health)

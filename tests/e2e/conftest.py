@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,15 +37,29 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 class Pipeline:
     """Starts and stops the parts; posts events; queries."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, kafka: str | None = None) -> None:
+        """Embedded broker by default; with ``kafka`` (HOST:PORT), real Kafka with topics
+        and consumer groups of this pipeline's own, so runs never see each other."""
         self.data_dir = data_dir
         self.collector_port = free_port()
         self.serve_port = free_port()
-        env = child_env(
-            data_dir=str(data_dir),
-            collector_port=str(self.collector_port),
-            serve_port=str(self.serve_port),
-        )
+        settings = {
+            "data_dir": str(data_dir),
+            "collector_port": str(self.collector_port),
+            "serve_port": str(self.serve_port),
+        }
+        if kafka:
+            run = uuid.uuid4().hex[:12]
+            settings.update(
+                broker=f"kafka://{kafka}",
+                topic_raw=f"logs.raw.{run}",
+                topic_metrics=f"logs.metrics.{run}",
+                topic_deadletter=f"logs.deadletter.{run}",
+                group_prefix=f"squall-test-{run}",
+            )
+        self.broker_url = settings.get("broker", f"local://{data_dir / 'log'}")
+        self.topic_deadletter = settings.get("topic_deadletter", "logs.deadletter")
+        env = child_env(**settings)
         self.parts = ProcessGroup(env, data_dir / "logs")
         self.collector = f"http://127.0.0.1:{self.collector_port}"
         self.serve = f"http://127.0.0.1:{self.serve_port}"
@@ -102,11 +117,11 @@ class Pipeline:
     def dead_letters(self) -> list[dict[str, Any]]:
         """Every record of logs.deadletter, read by a fresh consumer group."""
         out: list[dict[str, Any]] = []
-        with open_broker(f"local://{self.data_dir / 'log'}") as broker:
-            consumer = broker.consumer(f"test-{time.monotonic_ns()}", ["logs.deadletter"])
+        with open_broker(self.broker_url) as broker:
+            consumer = broker.consumer(f"test-{uuid.uuid4().hex}", [self.topic_deadletter])
             try:
                 while True:
-                    records = consumer.poll(max_records=1000, timeout=0.5)
+                    records = consumer.poll(max_records=1000, timeout=2.0)
                     if not records:
                         return out
                     out.extend(orjson.loads(r.value) for r in records)
@@ -114,9 +129,11 @@ class Pipeline:
                 consumer.close()
 
 
-@pytest.fixture
-def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
-    p = Pipeline(tmp_path)
+@pytest.fixture(params=["local", pytest.param("kafka", marks=pytest.mark.kafka)])
+def pipeline(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Pipeline]:
+    """The pipeline on the embedded log, and on real Kafka."""
+    kafka = request.getfixturevalue("kafka_bootstrap") if request.param == "kafka" else None
+    p = Pipeline(tmp_path, kafka)
     try:
         for name in ("collector", "topology", "serve"):
             p.start(name)

@@ -116,6 +116,7 @@ def run(stack: Settings, rate: float, seconds: float, rounds: int) -> None:
             topic_raw=s.topic_raw,
             topic_metrics=s.topic_metrics,
             topic_deadletter=s.topic_deadletter,
+            group_prefix=f"squall-bench-{tag}",  # a consumer group of its own
         )
         parts = ProcessGroup(env, Path(tmp) / "logs")
         try:

@@ -1,8 +1,8 @@
 """Running a topology for real: one worker in this process, or a supervisor of several.
 
 ``run_worker`` is a Storm worker: it runs every task of the topology on one thread
-until SIGINT/SIGTERM, and exits non-zero if the topology crashes, so that a supervisor
-restarts it. Workers are stateless: their progress lives in committed broker offsets.
+until SIGINT/SIGTERM, and replaces the topology with a fresh one if it crashes.
+Workers are stateless: their progress lives in committed broker offsets.
 
 ``Supervisor`` is Storm's supervisor in miniature: it keeps N worker processes alive,
 restarting any that exits unexpectedly (with a back-off), and stops them all on
@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 
 from compute.config import Config
+from compute.exceptions import ComputeError
 from compute.topology import Topology
 from compute.worker import Worker
 
@@ -30,21 +31,47 @@ __all__ = ["Supervisor", "run_worker"]
 log = logging.getLogger("compute.runner")
 
 
-def run_worker(topology: Topology, config: Config) -> int:
-    """Run until signalled (exit 0) or crashed (exit 1)."""
-    worker = Worker(topology.build(), config)
+def run_worker(topology: Topology, config: Config, max_backoff: float = 30.0) -> int:
+    """Run until SIGINT/SIGTERM; returns 0.
+
+    A crash (a bolt's ``pre_commit`` failing because the broker is down, say) discards
+    the worker and starts a fresh one, after a back-off that doubles up to
+    ``max_backoff`` seconds: it resumes from the committed offsets with empty state,
+    as a restarted Storm worker does, so nothing is lost or counted twice.
+    """
+    spec = topology.build()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    worker.start()
-    log.info("topology %r running (pid %d)", topology.name, os.getpid())
-    while not stop.wait(0.2):
-        if worker.crashed is not None:
-            log.error("topology %r crashed: %r", topology.name, worker.crashed)
+    backoff = 1.0
+    while not stop.is_set():
+        worker = Worker(spec, config)
+        try:
+            worker.start()
+        except ComputeError as exc:
+            log.error("topology %r could not start: %s; retrying in %.0fs", spec.name, exc, backoff)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, max_backoff)
+            continue
+        log.info("topology %r running (pid %d)", spec.name, os.getpid())
+        started = time.monotonic()
+        while not stop.wait(0.2) and worker.crashed is None:
+            pass
+        if worker.crashed is None:
+            worker.deactivate()
             worker.stop()
-            return 1
-    worker.deactivate()
-    worker.stop()
+            return 0
+        worker.stop()
+        if time.monotonic() - started > 60:
+            backoff = 1.0  # it ran a good while: this is a new incident
+        log.error(
+            "topology %r crashed (%r); restarting from the committed offsets in %.0fs",
+            spec.name,
+            worker.crashed,
+            backoff,
+        )
+        stop.wait(backoff)
+        backoff = min(backoff * 2, max_backoff)
     return 0
 
 

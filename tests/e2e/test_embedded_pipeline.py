@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import re
+import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from typing import Any
@@ -212,6 +213,56 @@ def test_rebalance_from_one_to_two_workers_is_exact(pipeline: Pipeline) -> None:
     )
     pipeline.post_events(events[12_000:])
     barrier(pipeline, len(events), tag=3)
+
+    rows = pipeline.query(
+        queryType="groupBy",
+        interval="2026-01-01T00:00:00Z/2026-01-02T00:00:00Z",
+        dimensions=["service", "status"],
+        metrics=["events"],
+    )
+    assert {(r["service"], r["status"]): r["events"] for r in rows} == dict(truth)
+
+
+def test_kill_9_of_the_collector_loses_nothing_and_counts_once(pipeline: Pipeline) -> None:
+    events = json_events(30_000, seed=13)
+    truth = Counter((str(e["service"]), str(e["status"])) for e in events)
+
+    pipeline.post_events(events[:15_000])  # 200 = durable in the channel
+    pipeline.kill("collector")  # while its sink is still draining into the broker
+    pipeline.start("collector")  # replays the channel; repeats are dropped by id
+    pipeline.post_events(events[15_000:])
+    barrier(pipeline, len(events), tag=4)
+
+    rows = pipeline.query(
+        queryType="groupBy",
+        interval="2026-01-01T00:00:00Z/2026-01-02T00:00:00Z",
+        dimensions=["service", "status"],
+        metrics=["events"],
+    )
+    assert {(r["service"], r["status"]): r["events"] for r in rows} == dict(truth)
+
+
+@pytest.mark.kafka
+@pytest.mark.parametrize("pipeline", ["kafka"], indirect=True)
+def test_kafka_stopped_for_20_seconds_mid_run_loses_nothing(pipeline: Pipeline) -> None:
+    from deploy.stack import kafka as kafka_stack
+    from squall.settings import load_settings
+
+    stack = load_settings()  # the broker `make test` started (`squall stack up kafka`)
+    events = json_events(30_000, seed=17)
+    truth = Counter((str(e["service"]), str(e["status"])) for e in events)
+
+    pipeline.post_events(events[:10_000])
+    wait_for(lambda: pipeline.total_events() > 0, 60, "the first rows")
+    kafka_stack.down(stack)
+    try:
+        stopped = time.monotonic()
+        pipeline.post_events(events[10_000:20_000])  # the collector's channel buffers them
+        time.sleep(max(0.0, 20 - (time.monotonic() - stopped)))  # the outage itself
+    finally:
+        kafka_stack.up(stack)
+    pipeline.post_events(events[20_000:])
+    barrier(pipeline, len(events), tag=5)
 
     rows = pipeline.query(
         queryType="groupBy",

@@ -133,6 +133,11 @@ class Broker(ABC):
         """Per partition, the offset the next committed record will get."""
 
     @abstractmethod
+    def committed(self, group: str, tp: TopicPartition) -> int | None:
+        """``group``'s committed offset for ``tp`` (None if none), read without joining
+        the group: for lag and progress monitoring."""
+
+    @abstractmethod
     def producer(self, transactional_id: str | None = None) -> Producer:
         """A producer; transactional when given a ``transactional_id``."""
 

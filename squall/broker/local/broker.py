@@ -126,6 +126,15 @@ class LocalBroker(Broker):
         """Per partition, the first offset retention has kept (local log only)."""
         return self._offsets("start_offset", tps)
 
+    def committed(self, group: str, tp: TopicPartition) -> int | None:
+        with self._lock, translate_errors(self._db_path, "read committed offsets"):
+            self._checked()
+            row = self._conn.execute(
+                "SELECT next_offset FROM group_offsets WHERE grp = ? AND topic = ? AND part = ?",
+                (group, tp.topic, tp.partition),
+            ).fetchone()
+        return None if row is None else int(row[0])
+
     def producer(self, transactional_id: str | None = None) -> LocalProducer:
         self._checked()
         return LocalProducer(self._directory, self.options, transactional_id)

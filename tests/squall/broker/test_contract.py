@@ -279,10 +279,12 @@ def test_a_new_member_resumes_from_the_committed_offset(
     producer.flush()
     first = broker.consumer(group, [topic])
     assert first.committed(tp) is None
+    assert broker.committed(group, tp) is None
     got: dict[int, list[Record]] = {}
     poll([first], lambda: len(got.get(0, [])) >= 20, got)
     first.commit({tp: 12})
     assert first.committed(tp) == 12
+    assert broker.committed(group, tp) == 12  # read from outside the group
     first.close()
 
     second = broker.consumer(group, [topic])

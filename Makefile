@@ -35,8 +35,11 @@ unit: install
 
 test: lint typecheck unit
 
+# Benchmarks print figures; the Kafka ones need the broker, started here and stopped after.
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/squall stack up kafka; \
+	$(BIN)/python -m bench; rc=$$?; \
+	$(BIN)/squall stack down kafka; exit $$rc
 
 stack-up: install
 	$(BIN)/squall stack up

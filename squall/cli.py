@@ -12,6 +12,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from squall import __version__
 from squall.exceptions import SquallError
@@ -30,6 +31,24 @@ _HANDLERS = {
 }
 
 
+def _common_flags(parser: argparse.ArgumentParser, default: Any) -> None:
+    """The flags every command takes, before or after the command's name."""
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=default or False, help="log debug messages"
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=default,
+        help="embedded state directory (SQUALL_DATA_DIR, ./.squall)",
+    )
+    parser.add_argument(
+        "--broker", default=default, help="local://PATH or kafka://HOST:PORT (SQUALL_BROKER)"
+    )
+    parser.add_argument(
+        "--store", default=default, help="duckdb://PATH or druid://HOST:PORT (SQUALL_STORE)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="squall",
@@ -37,13 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
         "Settings come from SQUALL_* environment variables; flags override them.",
     )
     parser.add_argument("--version", action="version", version=f"squall {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    parser.add_argument("--data-dir", help="embedded state directory (SQUALL_DATA_DIR, ./.squall)")
-    parser.add_argument("--broker", help="local://PATH or kafka://HOST:PORT (SQUALL_BROKER)")
-    parser.add_argument("--store", help="duckdb://PATH or druid://HOST:PORT (SQUALL_STORE)")
+    _common_flags(parser, default=None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    _common_flags(common, default=argparse.SUPPRESS)  # also after the subcommand
 
-    demo = sub.add_parser("demo", help="run the whole pipeline (embedded by default)")
+    def command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], **kwargs)
+
+    demo = command("demo", help="run the whole pipeline (embedded by default)")
     source = demo.add_mutually_exclusive_group()
     source.add_argument("--replay", metavar="FILE", help="send this log file through the pipeline")
     source.add_argument(
@@ -51,14 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--service", default="web", help="service name for replayed log lines (web)")
 
-    collector = sub.add_parser("collector", help="run the HTTP log collector alone")
+    collector = command("collector", help="run the HTTP log collector alone")
     collector.add_argument(
         "--config", metavar="FILE", help="agent config, TOML or JSON (SQUALL_COLLECTOR_CONFIG)"
     )
     collector.add_argument("--host", help="listen address (SQUALL_COLLECTOR_HOST, 127.0.0.1)")
     collector.add_argument("--port", type=int, help="listen port (SQUALL_COLLECTOR_PORT, 8100)")
 
-    send = sub.add_parser("send", help="ship a log file to the collector")
+    send = command("send", help="ship a log file to the collector")
     send.add_argument("file", metavar="FILE", help="log file to send ('-' for standard input)")
     send.add_argument("--service", help="service name attached to every line")
     send.add_argument("--url", help="collector URL (default http://127.0.0.1:8100)")
@@ -66,19 +87,19 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--token", help="bearer token, if the collector requires one")
     send.add_argument("--gzip", action="store_true", help="compress each request")
 
-    topology = sub.add_parser("topology", help="run a compute topology")
+    topology = command("topology", help="run a compute topology")
     tsub = topology.add_subparsers(dest="action", metavar="ACTION", required=True)
-    run = tsub.add_parser("run", help="run a standard topology")
+    run = tsub.add_parser("run", parents=[common], help="run a standard topology")
     run.add_argument("name", choices=["log-metrics"], help="topology to run")
     run.add_argument("--workers", type=int, default=1, help="worker processes (1)")
 
-    sub.add_parser("serve", help="run the query API and dashboard")
+    command("serve", help="run the query API and dashboard")
 
-    stack = sub.add_parser("stack", help="real Kafka / Druid / ZooKeeper from Maven Central jars")
+    stack = command("stack", help="real Kafka / Druid / ZooKeeper from Maven Central jars")
     stack.add_argument("action", choices=["up", "down", "status"])
     stack.add_argument("service", nargs="?", choices=["kafka", "druid"], help="default: all")
 
-    compose = sub.add_parser("compose", help="the docker compose stack")
+    compose = command("compose", help="the docker compose stack")
     compose.add_argument("action", choices=["up", "down", "status", "logs"])
     return parser
 

@@ -8,16 +8,17 @@ read_committed, as every Squall reader reads.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import warnings
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from squall.broker.base import Broker, RebalanceCallback, TopicPartition
 from squall.broker.exceptions import BrokerError, IllegalState, UnknownPartition, UnknownTopic
 from squall.broker.kafka.consumer import KafkaMember
-from squall.broker.kafka.errors import connecting, kerrors, translate
+from squall.broker.kafka.errors import connecting, convert, kerrors, translate
 from squall.broker.kafka.options import KafkaOptions
 from squall.broker.kafka.producer import KafkaProducer
 
@@ -30,6 +31,12 @@ with warnings.catch_warnings():
 __all__ = ["KafkaBroker"]
 
 _UNKNOWN_TOPIC = kerrors.UnknownTopicOrPartitionError.errno
+_CONNECTION_ERRORS = (
+    kerrors.KafkaConnectionError,
+    kerrors.NodeNotReadyError,
+    kerrors.KafkaTimeoutError,
+    kerrors.RequestTimedOutError,
+)
 
 
 class KafkaBroker(Broker):
@@ -66,8 +73,27 @@ class KafkaBroker(Broker):
                     client_id=f"{self.options.client_id}-admin",
                     request_timeout_ms=self.options.request_timeout_ms,
                     bootstrap_timeout_ms=self.options.bootstrap_timeout_ms,
+                    reconnect_backoff_max_ms=self.options.reconnect_backoff_max_ms,
                 )
         return self._admin
+
+    def _admin_call(self, action: str, call: Callable[[Any], Any]) -> Any:
+        """Run ``call(admin)``; on a connection-level failure, once more on a fresh admin
+        client (kafka-python's can stay stuck on a broker that restarted)."""
+        with self._lock:
+            for attempt in (1, 2):
+                admin = self._admin_client()
+                try:
+                    return call(admin)
+                except kerrors.KafkaError as exc:
+                    stale = isinstance(exc, _CONNECTION_ERRORS)
+                    if stale:
+                        self._admin = None
+                        with contextlib.suppress(Exception):
+                            admin.close()
+                    if attempt == 2 or not stale:
+                        raise convert(exc, action, self.bootstrap) from exc
+        raise AssertionError("unreachable")
 
     def create_topic(self, topic: str, partitions: int) -> None:
         """Create ``topic`` with ``partitions`` partitions and wait until every partition
@@ -82,17 +108,18 @@ class KafkaBroker(Broker):
                 "replication_factor": self.options.replication_factor,
             }
         }
-        with self._lock, translate(f"create topic {topic!r}", self.bootstrap):
-            admin = self._admin_client()
+
+        def create(admin: Any) -> None:
             try:
                 admin.create_topics(spec, wait_for_metadata=True)
             except kerrors.TopicAlreadyExistsError:
                 admin.wait_for_topics([topic])  # it may have been created just now
 
+        self._admin_call(f"create topic {topic!r}", create)
+
     def _describe(self, topics: list[str]) -> dict[str, int]:
         """Partition counts of ``topics``; UnknownTopic for the first one missing."""
-        with self._lock, translate("look up topics", self.bootstrap):
-            described = self._admin_client().describe_topics(topics)
+        described = self._admin_call("look up topics", lambda a: a.describe_topics(topics))
         counts = {}
         for t in described:
             if t["error_code"] == _UNKNOWN_TOPIC:
@@ -124,10 +151,12 @@ class KafkaBroker(Broker):
                     f"partition {tp.partition} does not exist"
                 )
         specs = {kafka.TopicPartition(tp.topic, tp.partition): OffsetSpec.LATEST for tp in wanted}
-        with self._lock, translate("read end offsets", self.bootstrap):
-            found = self._admin_client().list_partition_offsets(
+        found = self._admin_call(
+            "read end offsets",
+            lambda a: a.list_partition_offsets(
                 specs, isolation_level=IsolationLevel.READ_COMMITTED
-            )
+            ),
+        )
         return {TopicPartition(k.topic, k.partition): int(v.offset) for k, v in found.items()}
 
     def committed(self, group: str, tp: TopicPartition) -> int | None:
@@ -135,8 +164,10 @@ class KafkaBroker(Broker):
         open transaction (a consumer's own OffsetFetch under read_committed would wait
         for that transaction to end)."""
         ktp = kafka.TopicPartition(tp.topic, tp.partition)
-        with self._lock, translate(f"read committed offsets of group {group!r}", self.bootstrap):
-            found = self._admin_client().list_group_offsets({group: [ktp]})
+        found = self._admin_call(
+            f"read committed offsets of group {group!r}",
+            lambda a: a.list_group_offsets({group: [ktp]}),
+        )
         meta = found.get(group, {}).get(ktp)
         return None if meta is None or meta.offset < 0 else int(meta.offset)
 

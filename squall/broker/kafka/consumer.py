@@ -76,8 +76,16 @@ class KafkaMember(Consumer):
                 max_poll_interval_ms=o.max_poll_interval_ms,
                 fetch_max_wait_ms=o.fetch_max_wait_ms,
                 bootstrap_timeout_ms=o.bootstrap_timeout_ms,
+                reconnect_backoff_max_ms=o.reconnect_backoff_max_ms,
+                metadata_max_age_ms=o.metadata_max_age_ms,
             )
-            self._consumer.subscribe(list(topics), listener=_Listener(self))
+            topics = list(topics)
+            self._consumer.subscribe(topics, listener=_Listener(self))
+            # Know the topics before the first join: a group leader that has no metadata
+            # for a just-created topic assigns nothing, and kafka-python 3.0.12 may not
+            # rebalance again until its next metadata refresh (metadata_max_age_ms).
+            for topic in topics:
+                self._consumer.partitions_for_topic(topic)
 
     # -- rebalance callbacks (run on a helper thread, see module docstring) ------------
 

@@ -33,4 +33,6 @@ class KafkaOptions:
     heartbeat_interval_ms: int = 3_000
     max_poll_interval_ms: int = 300_000
     fetch_max_wait_ms: int = 100
+    reconnect_backoff_max_ms: int = 1_000  # reconnect soon after a broker restart
+    metadata_max_age_ms: int = 10_000  # consumers notice new topics/partitions this soon
     replication_factor: int = 1  # for create_topic; 1 fits the single-node local stack

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from squall.broker.base import Producer, TopicPartition
 from squall.broker.exceptions import (
     BrokerError,
+    BrokerUnavailable,
     IllegalState,
     ProducerFenced,
     TransactionAborted,
@@ -58,6 +59,7 @@ class KafkaProducer(Producer):
             "batch_size": o.batch_size,
             "compression_type": o.compression,
             "bootstrap_timeout_ms": o.bootstrap_timeout_ms,
+            "reconnect_backoff_max_ms": o.reconnect_backoff_max_ms,
             "request_timeout_ms": o.request_timeout_ms,
             "max_block_ms": o.max_block_ms,
             "delivery_timeout_ms": max(o.delivery_timeout_ms, o.linger_ms + o.request_timeout_ms),
@@ -72,6 +74,7 @@ class KafkaProducer(Producer):
         self._error: Exception | None = None  # first delivery failure since the last flush
         self._in_txn = False
         self._fenced = False
+        self._broken: str | None = None  # a transactional call timed out: outcome unknown
         self._closed = False
         self._sendable = transactional_id is None
         if transactional_id is not None:
@@ -124,6 +127,8 @@ class KafkaProducer(Producer):
     def _check_usable(self) -> None:
         if self._closed:
             raise IllegalState("this producer is closed; make a new one with broker.producer()")
+        if self._broken is not None:
+            raise BrokerUnavailable(self._broken)
         if self._fenced:
             raise ProducerFenced(
                 f"a newer producer with transactional_id {self._transactional_id!r} was "
@@ -173,9 +178,12 @@ class KafkaProducer(Producer):
             for tp, o in offsets.items()
         }
         metadata = self._broker.group_metadata(group)
+        manager = self._producer._transaction_manager
         self._txn_call(
             f"send offsets of group {group!r}",
-            lambda: self._producer.send_offsets_to_transaction(converted, metadata),
+            lambda: self._bounded(
+                manager.send_offsets_to_transaction(converted, metadata), "send offsets"
+            ),
         )
 
     def commit_transaction(self) -> None:
@@ -183,7 +191,7 @@ class KafkaProducer(Producer):
         if not self._in_txn:
             raise IllegalState("commit_transaction() needs an open transaction")
         try:
-            self._txn_call("commit the transaction", self._producer.commit_transaction)
+            self._txn_call("commit the transaction", self._end_txn_call(commit=True))
             error, self._error = self._error, None
             if error is not None:  # cannot happen if kafka-python aborts on failed sends
                 raise TransactionAborted(f"a record of the transaction failed: {error}")
@@ -202,11 +210,43 @@ class KafkaProducer(Producer):
         self._sendable = False
         self._error = None
         try:
-            self._producer.abort_transaction()
+            self._end_txn_call(commit=False)()
         except FENCED:
             self._fenced = True  # the coordinator already aborted it for the new producer
         except kerrors.KafkaError as exc:
             raise convert(exc, "abort the transaction", self._where) from exc
+
+    def _end_txn_call(self, commit: bool) -> Any:
+        """kafka-python's commit/abort_transaction, but waiting at most ``max_block_ms``
+        (kafka-python waits forever, and 3.0.12 can lose the EndTxn request when the
+        coordinator's connection breaks)."""
+        manager = self._producer._transaction_manager
+
+        def call() -> None:
+            begin = manager.begin_commit if commit else manager.begin_abort
+            self._bounded(begin(), "commit" if commit else "abort")
+
+        return call
+
+    def _bounded(self, result: Any, what: str) -> None:
+        """Wait for a transactional request's result; BrokerUnavailable at the deadline.
+
+        The outcome is then unknown (the broker may have committed), so the producer is
+        unusable: a new producer with the same transactional_id settles the transaction
+        (``init_transactions`` completes or aborts it), and the caller resumes from the
+        group's committed offsets, which tell what happened."""
+        self._producer._sender.wakeup()
+        timeout_ms = self._broker.options.max_block_ms
+        if not result.wait(timeout_ms=timeout_ms):
+            self._broken = (
+                f"Kafka at {self._where} did not answer a transactional {what} within "
+                f"{timeout_ms} ms, so its outcome is unknown; close this producer and make a "
+                f"new one with transactional_id {self._transactional_id!r} (that settles the "
+                f"transaction), then resume from the committed offsets"
+            )
+            self._in_txn = False
+            self._sendable = False
+            raise BrokerUnavailable(self._broken)
 
     def _txn_call(self, action: str, call: Any) -> None:
         """Run a transactional call; on failure abort (when possible) and raise
@@ -221,8 +261,8 @@ class KafkaProducer(Producer):
         except kerrors.KafkaError as exc:
             if self._in_txn:
                 try:
-                    self._producer.abort_transaction()
-                except kerrors.KafkaError as abort_exc:
+                    self._end_txn_call(commit=False)()
+                except (kerrors.KafkaError, BrokerUnavailable) as abort_exc:
                     log.warning("could not abort after a failed %s: %s", action, abort_exc)
                     if isinstance(abort_exc, FENCED):
                         self._fenced = True

@@ -70,7 +70,9 @@ def _agg_name(column: str) -> str:
     return f"_{column}"
 
 
-def compile_query(query: Query, datasource: str = DATASOURCE, max_rows: int = MAX_ROWS) -> dict:
+def compile_query(
+    query: Query, datasource: str = DATASOURCE, max_rows: int = MAX_ROWS
+) -> dict[str, Any]:
     """The pydruid arguments of ``query`` (also used by tests to see what is sent)."""
     metrics = [OUTPUT_METRICS[name] for name in query.metrics]
     aggs: dict[str, dict[str, Any]] = {}

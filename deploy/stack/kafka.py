@@ -13,6 +13,14 @@
 
 ``down`` sends SIGTERM (a controlled shutdown), waits, then SIGKILL. Data survives
 ``down``; delete ``<stack dir>/kafka`` to start empty.
+
+Verified on the project's machines (Java 17, Maven 3.8): Kafka 4.4.0's jars are Java 17
+class files; its POM brings slf4j-api 1.7.36 and log4j-core but no binding, hence
+``log4j-slf4j-impl`` in our pom (without it the broker logs nothing). 45 jars, 43 MB.
+``StorageTool format --standalone`` with ``controller.quorum.bootstrap.servers`` works
+and ``-g`` makes it idempotent. Times: jar resolution 10-13 s from an empty Maven
+repository; format + start + topics 3-15 s (the machine's load decides); a start
+with cached jars and formatted storage 3-7 s; ``down`` about 1 s.
 """
 
 from __future__ import annotations
@@ -177,18 +185,24 @@ def serves_metadata(bootstrap: str, timeout_ms: int = 2000) -> bool:
     host, _, port = bootstrap.rpartition(":")
     if not _accepts(host, int(port)):
         return False
+    from squall.broker.exceptions import BrokerError
+    from squall.broker.kafka.errors import construct
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         from kafka import KafkaAdminClient
         from kafka.errors import KafkaError
-    try:
-        admin = KafkaAdminClient(
+    try:  # construct(): a failed client does not leave its I/O thread behind
+        admin = construct(
+            KafkaAdminClient,
+            "check the broker",
+            bootstrap,
             bootstrap_servers=bootstrap,
             client_id="squall-stack",
             bootstrap_timeout_ms=timeout_ms,
             request_timeout_ms=timeout_ms,
         )
-    except KafkaError:
+    except BrokerError:
         return False
     try:
         brokers = admin.describe_cluster().get("brokers", [])

@@ -18,7 +18,7 @@ from typing import Any
 from squall.broker.base import Broker, RebalanceCallback, TopicPartition
 from squall.broker.exceptions import BrokerError, IllegalState, UnknownPartition, UnknownTopic
 from squall.broker.kafka.consumer import KafkaMember
-from squall.broker.kafka.errors import connecting, convert, kerrors, translate
+from squall.broker.kafka.errors import construct, convert, kerrors, translate
 from squall.broker.kafka.options import KafkaOptions
 from squall.broker.kafka.producer import KafkaProducer
 
@@ -67,14 +67,16 @@ class KafkaBroker(Broker):
         if self._closed:
             raise IllegalState(f"the broker {self.url} is closed; open it again")
         if self._admin is None:
-            with connecting("connect to Kafka", self.bootstrap):
-                self._admin = kafka.KafkaAdminClient(
-                    bootstrap_servers=self.servers,
-                    client_id=f"{self.options.client_id}-admin",
-                    request_timeout_ms=self.options.request_timeout_ms,
-                    bootstrap_timeout_ms=self.options.bootstrap_timeout_ms,
-                    reconnect_backoff_max_ms=self.options.reconnect_backoff_max_ms,
-                )
+            self._admin = construct(
+                kafka.KafkaAdminClient,
+                "connect to Kafka",
+                self.bootstrap,
+                bootstrap_servers=self.servers,
+                client_id=f"{self.options.client_id}-admin",
+                request_timeout_ms=self.options.request_timeout_ms,
+                bootstrap_timeout_ms=self.options.bootstrap_timeout_ms,
+                reconnect_backoff_max_ms=self.options.reconnect_backoff_max_ms,
+            )
         return self._admin
 
     def _admin_call(self, action: str, call: Callable[[Any], Any]) -> Any:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from squall.broker.base import Consumer, RebalanceCallback, Record, TopicPartition
 from squall.broker.exceptions import CommitFailed, IllegalState
-from squall.broker.kafka.errors import connecting, translate
+from squall.broker.kafka.errors import construct, translate
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -63,29 +63,36 @@ class KafkaMember(Consumer):
         self._closing = False
         self._closed = False
         o = broker.options
-        with connecting(f"connect a member of group {group!r}", self._where):
-            self._consumer = kafka.KafkaConsumer(
-                bootstrap_servers=broker.servers,
-                client_id=o.client_id,
-                group_id=group,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                isolation_level="read_committed",
-                session_timeout_ms=o.session_timeout_ms,
-                heartbeat_interval_ms=o.heartbeat_interval_ms,
-                max_poll_interval_ms=o.max_poll_interval_ms,
-                fetch_max_wait_ms=o.fetch_max_wait_ms,
-                bootstrap_timeout_ms=o.bootstrap_timeout_ms,
-                reconnect_backoff_max_ms=o.reconnect_backoff_max_ms,
-                metadata_max_age_ms=o.metadata_max_age_ms,
-            )
-            topics = list(topics)
-            self._consumer.subscribe(topics, listener=_Listener(self))
-            # Know the topics before the first join: a group leader that has no metadata
-            # for a just-created topic assigns nothing, and kafka-python 3.0.12 may not
-            # rebalance again until its next metadata refresh (metadata_max_age_ms).
-            for topic in topics:
-                self._consumer.partitions_for_topic(topic)
+        self._consumer = construct(
+            kafka.KafkaConsumer,
+            f"connect a member of group {group!r}",
+            self._where,
+            bootstrap_servers=broker.servers,
+            client_id=o.client_id,
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            session_timeout_ms=o.session_timeout_ms,
+            heartbeat_interval_ms=o.heartbeat_interval_ms,
+            max_poll_interval_ms=o.max_poll_interval_ms,
+            fetch_max_wait_ms=o.fetch_max_wait_ms,
+            bootstrap_timeout_ms=o.bootstrap_timeout_ms,
+            reconnect_backoff_max_ms=o.reconnect_backoff_max_ms,
+            metadata_max_age_ms=o.metadata_max_age_ms,
+        )
+        try:
+            with translate(f"subscribe group {group!r}", self._where):
+                topics = list(topics)
+                self._consumer.subscribe(topics, listener=_Listener(self))
+                # Know the topics before the first join: a group leader without metadata
+                # for a just-created topic assigns nothing, and kafka-python 3.0.12 may
+                # not rebalance again until its next metadata refresh.
+                for topic in topics:
+                    self._consumer.partitions_for_topic(topic)
+        except BaseException:
+            self._consumer.close(autocommit=False)
+            raise
 
     # -- rebalance callbacks (run on a helper thread, see module docstring) ------------
 

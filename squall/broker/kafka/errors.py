@@ -17,10 +17,11 @@ role sees a ``kafka.errors`` type. The mapping, most specific first:
 
 from __future__ import annotations
 
-import gc
+import contextlib
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from squall.broker.exceptions import (
     BrokerError,
@@ -34,8 +35,11 @@ from squall.broker.exceptions import (
 with warnings.catch_warnings():  # kafka-python's own import-time DeprecationWarning
     warnings.simplefilter("ignore", DeprecationWarning)
     import kafka.errors as kerrors
+    from kafka.net.compat import KafkaNetClient
 
-__all__ = ["FENCED", "REBALANCED", "connecting", "convert", "kerrors", "translate"]
+__all__ = ["FENCED", "REBALANCED", "construct", "convert", "kerrors", "translate"]
+
+T = TypeVar("T")
 
 FENCED: tuple[type[Exception], ...] = (
     kerrors.ProducerFencedError,
@@ -87,15 +91,23 @@ def translate(action: str, bootstrap: str) -> Iterator[None]:
         raise convert(exc, action, bootstrap) from exc
 
 
-@contextmanager
-def connecting(action: str, bootstrap: str) -> Iterator[None]:
-    """``translate`` for constructing a kafka-python client. A client whose bootstrap
-    fails leaves its half-made sockets to the garbage collector, which then warns
-    (ResourceWarning) at some random later point; collect them here, quietly."""
+def construct(factory: Callable[..., T], action: str, bootstrap: str, **config: Any) -> T:
+    """Build a kafka-python client (producer, consumer, admin). If it cannot connect,
+    close what it had already built -- kafka-python leaves the I/O thread and sockets of
+    a client whose bootstrap failed running -- and raise the squall error."""
+    made: list[Any] = []
+
+    def tracking_client(*args: Any, **kwargs: Any) -> Any:
+        client = KafkaNetClient(*args, **kwargs)
+        made.append(client)
+        return client
+
     try:
-        yield
-    except kerrors.KafkaError as exc:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ResourceWarning)
-            gc.collect()
-        raise convert(exc, action, bootstrap) from exc
+        return factory(kafka_client=tracking_client, **config)
+    except BaseException as exc:
+        for client in made:
+            with contextlib.suppress(Exception):
+                client.close()
+        if isinstance(exc, kerrors.KafkaError):
+            raise convert(exc, action, bootstrap) from exc
+        raise

@@ -27,7 +27,7 @@ from squall.broker.exceptions import (
     TransactionAborted,
     UnknownPartition,
 )
-from squall.broker.kafka.errors import FENCED, connecting, convert, kerrors, translate
+from squall.broker.kafka.errors import FENCED, construct, convert, kerrors, translate
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -67,8 +67,7 @@ class KafkaProducer(Producer):
         if transactional_id is not None:
             config["transactional_id"] = transactional_id
             config["transaction_timeout_ms"] = o.transaction_timeout_ms
-        with connecting("connect a producer", self._where):
-            self._producer = kafka.KafkaProducer(**config)
+        self._producer = construct(kafka.KafkaProducer, "connect a producer", self._where, **config)
         self._send = self._producer.send
         self._partitions: dict[str, int] = {}
         self._error: Exception | None = None  # first delivery failure since the last flush

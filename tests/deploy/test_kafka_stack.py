@@ -21,7 +21,7 @@ from squall.broker.kafka import KafkaBroker
 from squall.settings import load_settings
 from squall.topics import topic_partitions
 
-pytestmark = pytest.mark.kafka
+pytestmark = [pytest.mark.kafka, pytest.mark.usefixtures("java_and_maven")]
 
 
 def _free_ports(n: int) -> list[int]:

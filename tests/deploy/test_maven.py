@@ -10,6 +10,8 @@ import pytest
 from deploy.exceptions import DependencyResolutionFailed, MavenNotFound
 from deploy.stack import maven
 
+pytestmark = pytest.mark.usefixtures("java_and_maven")
+
 _POM = """<?xml version="1.0" encoding="UTF-8"?>
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>

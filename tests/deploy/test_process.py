@@ -12,6 +12,8 @@ import pytest
 from deploy.exceptions import JavaNotFound, PortInUse, ServiceFailed
 from deploy.stack import process
 
+pytestmark = pytest.mark.usefixtures("java_and_maven")
+
 # prints "up <arg>", says "bye" from a shutdown hook (so a clean SIGTERM is visible);
 # with "stubborn" it ignores SIGTERM, with "crash" it exits at once with status 3
 _PROGRAM = """

@@ -21,7 +21,7 @@ from squall.broker import BrokerUnavailable, Record, TopicPartition
 from squall.broker.kafka import KafkaBroker
 from squall.settings import load_settings
 
-pytestmark = pytest.mark.kafka
+pytestmark = [pytest.mark.kafka, pytest.mark.usefixtures("java_and_maven")]
 
 _FAST = {"delivery_timeout_ms": 4000, "request_timeout_ms": 2000, "max_block_ms": 4000}
 

@@ -31,6 +31,9 @@ with warnings.catch_warnings():
 __all__ = ["KafkaBroker"]
 
 _UNKNOWN_TOPIC = kerrors.UnknownTopicOrPartitionError.errno
+# (bootstrap, group) -> live members made in this process, for group_metadata()
+_MEMBERS: dict[tuple[str, str], weakref.WeakSet[KafkaMember]] = {}
+_MEMBERS_LOCK = threading.Lock()
 _CONNECTION_ERRORS = (
     kerrors.KafkaConnectionError,
     kerrors.NodeNotReadyError,
@@ -59,7 +62,6 @@ class KafkaBroker(Broker):
             raise TypeError(f"KafkaBroker: {exc}; see squall.broker.kafka.KafkaOptions") from exc
         self._admin: Any = None
         self._lock = threading.Lock()
-        self._members: dict[str, weakref.WeakSet[KafkaMember]] = {}
         self._closed = False
 
     def _admin_client(self) -> Any:
@@ -188,16 +190,18 @@ class KafkaBroker(Broker):
         if self._closed:
             raise IllegalState(f"the broker {self.url} is closed; open it again")
         member = KafkaMember(self, group, topics, on_assign, on_revoke)
-        with self._lock:
-            self._members.setdefault(group, weakref.WeakSet()).add(member)
+        with _MEMBERS_LOCK:
+            _MEMBERS.setdefault((self.bootstrap, group), weakref.WeakSet()).add(member)
         return member
 
     def group_metadata(self, group: str) -> ConsumerGroupMetadata | str:
         """What ``send_offsets_to_transaction`` passes for ``group``: the generation of
-        this broker's one joined member of it (so the broker fences a member that was
-        rebalanced away, KIP-447), else just the group id (no fencing possible)."""
-        with self._lock:
-            members = list(self._members.get(group, ()))
+        this process's one joined member of it on this cluster (so the broker fences a
+        member that was rebalanced away, KIP-447), else just the group id (no fencing).
+        Members made through any KafkaBroker of the same bootstrap count: a worker's
+        spout and sink bolt may each open their own."""
+        with _MEMBERS_LOCK:
+            members = list(_MEMBERS.get((self.bootstrap, group), ()))
         joined = [m for m in (member.group_metadata() for member in members) if m is not None]
         return joined[0] if len(joined) == 1 else group
 

@@ -129,3 +129,27 @@ def test_an_exception_in_on_assign_surfaces_from_poll_after_the_rebalance(
     member.close()
     with pytest.raises(IllegalState):
         member.poll()
+
+
+def test_offsets_in_a_transaction_carry_the_joined_members_generation(
+    kafka: KafkaBroker, unique: Callable[[str], str], poll: Callable[..., None]
+) -> None:
+    source, out, group = unique("t"), unique("t"), unique("g")
+    kafka.create_topic(source, 1)
+    kafka.create_topic(out, 1)
+    member = kafka.consumer(group, [source])
+    poll([member], lambda: bool(member.assignment()))
+    metadata = kafka.group_metadata(group)
+    assert not isinstance(metadata, str) and metadata.generation_id >= 0  # KIP-447 identity
+    other_cluster = KafkaBroker(f"127.0.0.1:{_closed_port()}")
+    assert other_cluster.group_metadata(group) == group  # members are per cluster
+    other_cluster.close()
+    producer = kafka.producer(transactional_id=unique("tx"))
+    producer.begin_transaction()
+    producer.send(out, b"row")
+    producer.send_offsets_to_transaction({TopicPartition(source, 0): 5}, group)
+    producer.commit_transaction()
+    assert kafka.committed(group, TopicPartition(source, 0)) == 5
+    producer.close()
+    member.close()
+    assert kafka.group_metadata(group) == group  # a closed member gives no identity

@@ -111,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # no line per request
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # no lines per connection and join
     module_name, _, func_name = _HANDLERS[args.command].partition(":")
     try:
         handler = getattr(importlib.import_module(module_name), func_name)

@@ -33,7 +33,9 @@ log = logging.getLogger("compute.connectors.spout")
 
 MsgId = tuple[TopicPartition, int]
 
-_EMPTY_POLL_BACKOFF = 0.02  # seconds to wait after an empty poll
+# How long an idle spout waits in poll. Not 0: kafka-python completes a group join only
+# inside a poll that may wait (with 0 it abandons every SyncGroup and rejoins forever).
+_POLL_WAIT = 0.05
 
 
 class BrokerSpout(Spout):
@@ -75,7 +77,6 @@ class BrokerSpout(Spout):
         self._inflight: dict[TopicPartition, set[int]] = {}
         self._next: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int] = {}
-        self._poll_after = 0.0
         self._commit_after = time.monotonic() + self.commit_interval
         self._broker: Broker = open_broker(self.broker_url)
         self._consumer: Consumer = self._broker.consumer(
@@ -102,11 +103,8 @@ class BrokerSpout(Spout):
             if self.commit_mode == "auto" and now >= self._commit_after:
                 self._commit_after = now + self.commit_interval
                 self._commit()
-            if now < self._poll_after:
-                return
-            records = self._consumer.poll(max_records=self.max_poll_records, timeout=0)
+            records = self._consumer.poll(max_records=self.max_poll_records, timeout=_POLL_WAIT)
             if not records:
-                self._poll_after = now + _EMPTY_POLL_BACKOFF
                 return
             queue.extend(records)
         record = queue.popleft()

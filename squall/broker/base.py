@@ -27,7 +27,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-__all__ = ["Broker", "Consumer", "Producer", "Record", "TopicPartition", "open_broker"]
+__all__ = [
+    "Broker",
+    "Consumer",
+    "Producer",
+    "Record",
+    "TopicPartition",
+    "check_record",
+    "no_such_partition",
+    "open_broker",
+]
 
 
 class TopicPartition(NamedTuple):
@@ -48,6 +57,24 @@ class Record:
 
 
 RebalanceCallback = Callable[[set[TopicPartition]], None]
+
+
+def check_record(key: object, value: object) -> None:
+    """What every ``Producer.send`` checks first: bytes in, or a TypeError that says so."""
+    if type(value) is not bytes or (key is not None and type(key) is not bytes):
+        raise TypeError(
+            f"record key and value must be bytes, got key {type(key).__name__} and "
+            f"value {type(value).__name__}; encode them first"
+        )
+
+
+def no_such_partition(topic: str, partition: int, partitions: int) -> Exception:
+    """The error for an explicit partition outside ``0..partitions-1``."""
+    from squall.broker.exceptions import UnknownPartition
+
+    return UnknownPartition(
+        f"topic {topic!r} has partitions 0..{partitions - 1}; partition {partition} does not exist"
+    )
 
 
 class Producer(ABC):

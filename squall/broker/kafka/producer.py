@@ -18,14 +18,13 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from squall.broker.base import Producer, TopicPartition
+from squall.broker.base import Producer, TopicPartition, check_record, no_such_partition
 from squall.broker.exceptions import (
     BrokerError,
     BrokerUnavailable,
     IllegalState,
     ProducerFenced,
     TransactionAborted,
-    UnknownPartition,
 )
 from squall.broker.kafka.errors import FENCED, construct, convert, kerrors, translate
 
@@ -92,18 +91,12 @@ class KafkaProducer(Producer):
         """Queue one record (see ``Producer.send``). Hot: no I/O but a topic's first use."""
         if not self._sendable:
             self._refuse_send()
-        if type(value) is not bytes or (key is not None and type(key) is not bytes):
-            raise TypeError(
-                f"record key and value must be bytes, got key {type(key).__name__} and "
-                f"value {type(value).__name__}; encode them first"
-            )
+        check_record(key, value)
         n = self._partitions.get(topic)
         if n is None:
             n = self._partitions[topic] = self._broker.partitions(topic)
         if partition is not None and not 0 <= partition < n:
-            raise UnknownPartition(
-                f"topic {topic!r} has partitions 0..{n - 1}; partition {partition} does not exist"
-            )
+            raise no_such_partition(topic, partition, n)
         try:
             future = self._send(topic, value, key, None, partition)
         except kerrors.KafkaError as exc:

@@ -20,13 +20,12 @@ from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 
-from squall.broker.base import Producer, TopicPartition
+from squall.broker.base import Producer, TopicPartition, check_record, no_such_partition
 from squall.broker.exceptions import (
     BrokerError,
     IllegalState,
     ProducerFenced,
     TransactionAborted,
-    UnknownPartition,
 )
 from squall.broker.local.group import foreign_owners
 from squall.broker.local.retention import enforce_retention
@@ -104,11 +103,7 @@ class LocalProducer(Producer):
         """Queue one record (see ``Producer.send``). Hot: no I/O except a topic's first use."""
         if not self._sendable:
             self._refuse_send()
-        if type(value) is not bytes or (key is not None and type(key) is not bytes):
-            raise TypeError(
-                f"record key and value must be bytes, got key {type(key).__name__} and "
-                f"value {type(value).__name__}; encode them first"
-            )
+        check_record(key, value)
         tp_ids = self._tp_ids.get(topic)
         if tp_ids is None:
             tp_ids = self._load_topic(topic)
@@ -123,9 +118,7 @@ class LocalProducer(Producer):
                     cached = self._partition_for_key(key, n)
                 partition = cached
         elif not 0 <= partition < n:
-            raise UnknownPartition(
-                f"topic {topic!r} has partitions 0..{n - 1}; partition {partition} does not exist"
-            )
+            raise no_such_partition(topic, partition, n)
         self._buffer[tp_ids[partition]].append((key, value))
         self._buffered += 1
         if self._buffered >= self._options.max_buffer_records and not self._in_txn:

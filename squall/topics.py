@@ -6,12 +6,26 @@ from __future__ import annotations
 from squall.broker import Broker
 from squall.settings import Settings
 
-__all__ = ["ensure_topics", "topic_partitions"]
+__all__ = [
+    "DEADLETTER_PARTITIONS",
+    "METRICS_PARTITIONS",
+    "RAW_PARTITIONS",
+    "ensure_topics",
+    "topic_partitions",
+]
+
+RAW_PARTITIONS = 6  # keyed by service: the unit of parallelism of the compute tier
+METRICS_PARTITIONS = 3
+DEADLETTER_PARTITIONS = 1
 
 
 def topic_partitions(settings: Settings) -> dict[str, int]:
-    """``logs.raw`` 6 partitions (keyed by service), ``logs.metrics`` 3, dead letters 1."""
-    return {settings.topic_raw: 6, settings.topic_metrics: 3, settings.topic_deadletter: 1}
+    """Partition count per topic of ``settings``."""
+    return {
+        settings.topic_raw: RAW_PARTITIONS,
+        settings.topic_metrics: METRICS_PARTITIONS,
+        settings.topic_deadletter: DEADLETTER_PARTITIONS,
+    }
 
 
 def ensure_topics(broker: Broker, settings: Settings) -> None:

@@ -2,8 +2,10 @@
 
 The record value is the event in Flume's JSON shape, ``{"headers": {...}, "body": "..."}``
 (orjson); the key is the ``service`` header (no key if absent), so a service's events
-stay in one partition. ``send`` then ``flush`` makes the batch durable (the broker
-contract), after which the runner commits the channel take.
+stay in one partition. A ``partition`` header (an integer in range) overrides the key's
+choice; one that is not a valid partition is ignored, never retried forever. ``send``
+then ``flush`` makes the batch durable (the broker contract), after which the runner
+commits the channel take.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ingest.exceptions import SinkError
 from ingest.sinks.base import Sink
 from squall.broker.base import Broker, Producer, open_broker
 from squall.exceptions import SquallError
+from squall.topics import RAW_PARTITIONS
 
 __all__ = ["BrokerSink"]
 
@@ -31,12 +34,17 @@ class BrokerSink(Sink):
         url: str,
         topic: str = "logs.raw",
         key_header: str = "service",
-        partitions: int = 4,
+        partitions: int = RAW_PARTITIONS,
+        partition_header: str = "partition",
     ) -> None:
+        """``partitions`` is used when the sink creates the topic; an existing topic
+        keeps its own count."""
         self.url = url
         self.topic = topic
         self.key_header = key_header
         self.partitions = partitions
+        self.partition_header = partition_header
+        self._valid_partitions: dict[str, int] = {}
         self._broker: Broker | None = None
         self._producer: Producer | None = None
 
@@ -44,6 +52,8 @@ class BrokerSink(Sink):
         try:
             self._broker = open_broker(self.url)
             self._broker.create_topic(self.topic, self.partitions)
+            n = self._broker.partitions(self.topic)
+            self._valid_partitions = {str(p): p for p in range(n)}
             self._producer = self._broker.producer()
         except (SquallError, OSError, ImportError) as exc:
             self.stop()
@@ -54,10 +64,18 @@ class BrokerSink(Sink):
         if producer is None:
             raise SinkError("broker sink is not started")
         topic, key_header, dumps = self.topic, self.key_header, orjson.dumps
+        part_header, valid = self.partition_header, self._valid_partitions
         try:
             for e in events:  # hot
-                key = e["headers"].get(key_header)
-                producer.send(topic, dumps(e), key.encode() if key is not None else None)
+                headers = e["headers"]
+                key = headers.get(key_header)
+                override = headers.get(part_header)
+                producer.send(
+                    topic,
+                    dumps(e),
+                    key.encode() if key is not None else None,
+                    valid.get(override) if override is not None else None,
+                )
             producer.flush()
         except SquallError as exc:
             self.stop()  # reconnect on the runner's next start()

@@ -57,3 +57,39 @@ def test_events_reach_logs_raw_keyed_by_service(
     for rec in records:
         partitions[rec.key].add(rec.partition)
     assert all(len(p) == 1 for p in partitions.values())  # one service, one partition
+
+
+def test_a_partition_header_overrides_the_key_when_it_names_a_partition(
+    tmp_path: Path, serve: Callable[[Agent], httpx.Client]
+) -> None:
+    url = f"local://{tmp_path / 'log'}"
+    sink = BrokerSink(url, topic="logs.raw", partitions=3)
+    agent = Agent(FileChannel(tmp_path / "ch"), sink, build_chain([]))
+    client = serve(agent)
+    events = [
+        {"headers": {"service": "web", "partition": p}, "body": f"event {i}"}
+        for i, p in enumerate(["0", "1", "2", "2", "9", "x", "-1"])
+    ] + [{"headers": {"service": "web"}, "body": "keyed"}]
+    assert client.post("/events", json=events).json() == {"accepted": len(events)}
+    wait_for(lambda: agent.channel.stats().events == 0, what="the sink to drain")
+
+    with open_broker(url) as broker:
+        consumer = broker.consumer("test", ["logs.raw"])
+        records = []
+        for _ in range(50):
+            records += consumer.poll(max_records=100, timeout=0.2)
+            if len(records) >= len(events):
+                break
+        consumer.close()
+    where = {orjson.loads(r.value)["body"]: r.partition for r in records}
+    keyed = where["keyed"]  # where the service key alone puts web's events
+    assert where == {
+        "event 0": 0,
+        "event 1": 1,
+        "event 2": 2,
+        "event 3": 2,
+        "event 4": keyed,  # 9 is not a partition of a 3-partition topic: the key decides
+        "event 5": keyed,
+        "event 6": keyed,
+        "keyed": keyed,
+    }

@@ -35,11 +35,12 @@ unit: install
 
 test: lint typecheck unit
 
-# Benchmarks print figures; the Kafka ones need the broker, started here and stopped after.
+# Benchmarks print figures; the Kafka and Druid ones need those services, started here
+# (from Maven Central jars) and stopped after.
 bench: install
-	$(BIN)/squall stack up kafka; \
+	$(BIN)/squall stack up; \
 	$(BIN)/python -m bench; rc=$$?; \
-	$(BIN)/squall stack down kafka; exit $$rc
+	$(BIN)/squall stack down; exit $$rc
 
 stack-up: install
 	$(BIN)/squall stack up

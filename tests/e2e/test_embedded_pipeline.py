@@ -3,8 +3,10 @@ truth computed here, independently, from the input."""
 
 from __future__ import annotations
 
+import os
 import random
 import re
+import signal
 import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
@@ -263,6 +265,40 @@ def test_kafka_stopped_for_20_seconds_mid_run_loses_nothing(pipeline: Pipeline) 
         kafka_stack.up(stack)
     pipeline.post_events(events[20_000:])
     barrier(pipeline, len(events), tag=5)
+
+    rows = pipeline.query(
+        queryType="groupBy",
+        interval="2026-01-01T00:00:00Z/2026-01-02T00:00:00Z",
+        dimensions=["service", "status"],
+        metrics=["events"],
+    )
+    assert {(r["service"], r["status"]): r["events"] for r in rows} == dict(truth)
+
+
+def _children(pid: int) -> set[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return {int(p) for p in f.read().split()}
+
+
+def test_supervisor_restarts_a_killed_worker_and_results_stay_exact(pipeline: Pipeline) -> None:
+    events = json_events(30_000, seed=21)
+    truth = Counter((str(e["service"]), str(e["status"])) for e in events)
+    pipeline.kill("topology")  # the single worker the fixture started
+    pipeline.parts.start("topology", "topology", "run", "log-metrics", "--workers", "2")
+    supervisor = pipeline.parts.pid("topology")
+    wait_for(lambda: len(_children(supervisor)) == 2, 30, "two worker processes")
+
+    pipeline.post_events(events[:15_000])
+    wait_for(lambda: pipeline.total_events() > 0, 60, "the first rows")
+    victim = min(_children(supervisor))
+    os.kill(victim, signal.SIGKILL)  # a worker dies mid-run
+    wait_for(
+        lambda: len(_children(supervisor)) == 2 and victim not in _children(supervisor),
+        30,
+        "the supervisor to replace the killed worker",
+    )
+    pipeline.post_events(events[15_000:])
+    barrier(pipeline, len(events), tag=6)
 
     rows = pipeline.query(
         queryType="groupBy",

@@ -63,6 +63,17 @@ def barrier(p: Pipeline, expected: int, tag: int) -> None:
     assert p.total_events() == total
 
 
+def events_by_service_and_status(p: Pipeline) -> dict[tuple[str, str], int]:
+    """Events per (service, status) on 2026-01-01, as the query API answers."""
+    rows = p.query(
+        queryType="groupBy",
+        interval="2026-01-01T00:00:00Z/2026-01-02T00:00:00Z",
+        dimensions=["service", "status"],
+        metrics=["events"],
+    )
+    return {(r["service"], r["status"]): r["events"] for r in rows}
+
+
 def rank_error() -> float:
     return float(quantiles_doubles_sketch.get_normalized_rank_error(QUANTILES_K, False))
 
@@ -216,13 +227,7 @@ def test_rebalance_from_one_to_two_workers_is_exact(pipeline: Pipeline) -> None:
     pipeline.post_events(events[12_000:])
     barrier(pipeline, len(events), tag=3)
 
-    rows = pipeline.query(
-        queryType="groupBy",
-        interval="2026-01-01T00:00:00Z/2026-01-02T00:00:00Z",
-        dimensions=["service", "status"],
-        metrics=["events"],
-    )
-    assert {(r["service"], r["status"]): r["events"] for r in rows} == dict(truth)
+    assert events_by_service_and_status(pipeline) == dict(truth)
 
 
 def test_kill_9_of_the_collector_loses_nothing_and_counts_once(pipeline: Pipeline) -> None:
@@ -235,13 +240,7 @@ def test_kill_9_of_the_collector_loses_nothing_and_counts_once(pipeline: Pipelin
     pipeline.post_events(events[15_000:])
     barrier(pipeline, len(events), tag=4)
 
-    rows = pipeline.query(
-        queryType="groupBy",
-        interval="2026-01-01T00:00:00Z/2026-01-02T00:00:00Z",
-        dimensions=["service", "status"],
-        metrics=["events"],
-    )
-    assert {(r["service"], r["status"]): r["events"] for r in rows} == dict(truth)
+    assert events_by_service_and_status(pipeline) == dict(truth)
 
 
 @pytest.mark.kafka
@@ -266,13 +265,7 @@ def test_kafka_stopped_for_20_seconds_mid_run_loses_nothing(pipeline: Pipeline) 
     pipeline.post_events(events[20_000:])
     barrier(pipeline, len(events), tag=5)
 
-    rows = pipeline.query(
-        queryType="groupBy",
-        interval="2026-01-01T00:00:00Z/2026-01-02T00:00:00Z",
-        dimensions=["service", "status"],
-        metrics=["events"],
-    )
-    assert {(r["service"], r["status"]): r["events"] for r in rows} == dict(truth)
+    assert events_by_service_and_status(pipeline) == dict(truth)
 
 
 def _children(pid: int) -> set[int]:
@@ -300,10 +293,4 @@ def test_supervisor_restarts_a_killed_worker_and_results_stay_exact(pipeline: Pi
     pipeline.post_events(events[15_000:])
     barrier(pipeline, len(events), tag=6)
 
-    rows = pipeline.query(
-        queryType="groupBy",
-        interval="2026-01-01T00:00:00Z/2026-01-02T00:00:00Z",
-        dimensions=["service", "status"],
-        metrics=["events"],
-    )
-    assert {(r["service"], r["status"]): r["events"] for r in rows} == dict(truth)
+    assert events_by_service_and_status(pipeline) == dict(truth)

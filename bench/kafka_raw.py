@@ -22,14 +22,12 @@ Topics are created per run and deleted afterwards. Figures only; nothing asserts
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import uuid
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 
-from bench.common import machine, rss_mib
+from bench.common import flume_events, machine, rss_mib
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -37,24 +35,8 @@ with warnings.catch_warnings():
     import kafka.codec
     import kafka.record.util
 
-ROOT = Path(__file__).resolve().parent.parent
-LOGS = ROOT / "tests" / "data" / "apache_logs"
 SERVICES = [b"web", b"api", b"auth", b"shop"]
 PARTITIONS = 6
-
-
-def _events(n: int) -> list[bytes]:
-    lines = LOGS.read_text(encoding="utf-8").splitlines()
-    return [
-        json.dumps(
-            {
-                "headers": {"timestamp": str(1_431_000_000_000 + i), "service": "web"},
-                "body": lines[i % len(lines)],
-            },
-            separators=(",", ":"),
-        ).encode()
-        for i in range(n)
-    ]
 
 
 def _row(label: str, n: int, seconds: float, size: int) -> None:
@@ -222,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     except kafka.errors.KafkaError as exc:
         print(f"== kafka_raw: no Kafka at {bootstrap} ({exc}); run `squall stack up kafka`")
         return
-    events = _events(n)
+    events = flume_events(n)
     size = sum(map(len, events)) // n
     crc = "C (crc32c package)" if kafka.record.util.crc32c_c is not None else "pure Python"
     print(

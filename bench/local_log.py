@@ -12,37 +12,18 @@ commit is fsynced (synchronous=FULL). Figures only; nothing here asserts.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import machine, rss_mib
+from bench.common import flume_events, machine, rss_mib
 from squall.broker import TopicPartition
 from squall.broker.local import LocalBroker
 
-ROOT = Path(__file__).resolve().parent.parent
-LOGS = ROOT / "tests" / "data" / "apache_logs"
 SERVICES = [b"web", b"api", b"auth", b"shop"]
 PARTITIONS = 4
-
-
-def _events(n: int) -> list[bytes]:
-    lines = LOGS.read_text(encoding="utf-8").splitlines()
-    # json, not orjson: each orjson.dumps() result keeps ~4 KiB of RSS (its allocation is
-    # not shrunk), which would swamp the figures for a million small events
-    return [
-        json.dumps(
-            {
-                "headers": {"timestamp": str(1_431_000_000_000 + i), "service": "web"},
-                "body": lines[i % len(lines)],
-            },
-            separators=(",", ":"),
-        ).encode()
-        for i in range(n)
-    ]
 
 
 def _produce(path: Path, topic: str, events: list[bytes], batch: int) -> float:
@@ -128,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     args = parser.parse_args(argv)
     n = args.records
-    events = _events(n)
+    events = flume_events(n)
     size = sum(map(len, events)) // n
     print(f"== local log (SQLite WAL, synchronous=FULL): {n:,} records of ~{size} bytes")
     print(f"  machine: {machine()}")

@@ -1,8 +1,14 @@
 """The standard topology: raw Flume events in ``logs.raw`` -> per-minute aggregate rows
 in ``logs.metrics``, unparseable events to ``logs.deadletter``.
 
-    events (EventSpout) -shuffle-> parse -fields(service, route)-> aggregate --+
+    events (EventSpout) -shuffle-> parse -direct(service, route)-> aggregate --+
                                      \\--"invalid"-shuffle-> deadletter -------+-global-> sink
+
+Tuples carry batches: the spout emits the events of one partition that one poll
+returned as one tuple, the parse bolt sends each aggregator task its share of a batch
+as one tuple (split by a stable hash of service and route, so a key always meets the
+same aggregator). Per-event work is then parsing and aggregating only; the runtime's
+routing and acking cost is paid per batch (bench/scaleout.py measures it).
 
 Exactly-once: the worker checkpoints every second; at a checkpoint every event read so
 far has been parsed and aggregated, the aggregators flush their deltas, and the sink
@@ -15,16 +21,18 @@ collector's at-least-once delivery may produce) are dropped by the spout.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 from compute.component import Bolt
 from compute.config import Config
-from compute.connectors import BrokerSink, BrokerSpout
+from compute.connectors import BrokerBatchSpout, BrokerSink
 from compute.context import Checkpoint, TopologyContext
+from compute.grouping import stable_hash
 from compute.topologies.log_metrics.aggregate import MinuteAggregator
-from compute.topologies.log_metrics.parse import ParsedEvent, parse_event
+from compute.topologies.log_metrics.parse import ParsedEvent, Rejected, parse_event
 from compute.topologies.log_metrics.rows import encode_row
 from compute.topology import Topology
 from compute.tuple import Tuple
@@ -34,16 +42,19 @@ from squall.settings import Settings
 __all__ = ["CONFIG", "NAME", "build_topology", "group"]
 
 NAME = "log-metrics"
-CONFIG = Config(message_timeout=60, max_spout_pending=20_000, checkpoint_interval=1.0)
+CONFIG = Config(message_timeout=60, max_spout_pending=64, spout_batch=4, checkpoint_interval=1.0)
+"""Batches of up to 500 events (the spout's max_poll_records): at most 64 in flight, and
+the bolts run after every 4 polls."""
 NOT_AN_EVENT = "record is not a Flume JSON event {'headers': {...}, 'body': '...'}"
+INTERNAL_ERROR = "the parser failed on this event (a bug in Squall; please report it)"
 
 
-class EventSpout(BrokerSpout):
-    """Decodes Flume events and drops repeats of an ``id`` seen in the last
-    ``dedup_window`` events of the same partition (duplicates share the key, so they
-    share the partition)."""
+class EventSpout(BrokerBatchSpout):
+    """Decodes Flume events to ``[headers, body]`` (``[None, text]`` when a record is
+    not one) and drops repeats of an ``id`` seen in the last ``dedup_window`` events of
+    the same partition (duplicates share the key, so they share the partition)."""
 
-    outputs = ["headers", "body"]
+    outputs = ["events"]
 
     def __init__(self, *args: Any, dedup_window: int = 200_000, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -53,50 +64,90 @@ class EventSpout(BrokerSpout):
         self._seen: dict[TopicPartition, tuple[set[str], deque[str]]] = {}
         super().open(context)
 
-    def to_values(self, record: Record) -> list[Any] | None:
-        try:
-            event = orjson.loads(record.value)
-            headers = event.get("headers") or {}
-            body = event.get("body") or ""
-        except (orjson.JSONDecodeError, AttributeError):
-            return [None, record.value.decode("utf-8", "replace")]
-        if type(headers) is not dict or type(body) is not str:
-            return [None, record.value.decode("utf-8", "replace")]
-        event_id = headers.get("id")
-        if event_id:
-            tp = TopicPartition(record.topic, record.partition)
-            seen = self._seen.get(tp)
-            if seen is None:
-                seen = self._seen[tp] = (set(), deque())
-            ids, order = seen
-            if event_id in ids:
-                return None
-            ids.add(event_id)
-            order.append(event_id)
-            if len(order) > self.dedup_window:
-                ids.discard(order.popleft())
-        return [headers, body]
+    def to_batch(self, tp: TopicPartition, records: Sequence[Record]) -> list[Any]:
+        seen = self._seen.get(tp)
+        if seen is None:
+            seen = self._seen[tp] = (set(), deque())
+        ids, order = seen
+        window = self.dedup_window
+        loads = orjson.loads
+        out: list[list[Any]] = []
+        for record in records:  # hot
+            try:
+                event = loads(record.value)
+                headers = event.get("headers") or {}
+                body = event.get("body") or ""
+            except (orjson.JSONDecodeError, AttributeError):
+                out.append([None, record.value.decode("utf-8", "replace")])
+                continue
+            if type(headers) is not dict or type(body) is not str:
+                out.append([None, record.value.decode("utf-8", "replace")])
+                continue
+            event_id = headers.get("id")
+            if event_id:
+                if event_id in ids:
+                    continue
+                ids.add(event_id)
+                order.append(event_id)
+                if len(order) > window:
+                    ids.discard(order.popleft())
+            out.append([headers, body])
+        return out
 
 
 class ParseBolt(Bolt):
-    """Flume event -> ParsedEvent on ``default``, or ``[reason, event]`` on ``invalid``."""
+    """A batch of Flume events -> one batch of ParsedEvents per aggregator task (direct
+    stream), and ``[reason, event]`` per unusable event on ``invalid``.
 
-    outputs = {"default": list(ParsedEvent._fields), "invalid": ["reason", "event"]}
+    A single event never fails the batch: whatever the parser raises sends that event
+    to the dead letters, so good events are not replayed forever behind a bad one."""
+
+    outputs = {"default": ["events"], "invalid": ["reason", "event"]}
+
+    def prepare(self, context: TopologyContext) -> None:
+        self._targets = list(context.tasks_of("aggregate"))
 
     def process(self, tup: Tuple) -> None:
-        headers, body = tup.values
-        if headers is None:
-            self.emit([NOT_AN_EVENT, {"headers": {}, "body": body}], tup, "invalid")
+        parsed_events: list[ParsedEvent] = []
+        keep = parsed_events.append
+        for headers, body in tup.values[0]:  # hot
+            if headers is None:
+                self._reject(NOT_AN_EVENT, {}, body, tup)
+                continue
+            try:
+                parsed = parse_event(headers, body)
+            except Exception:
+                parsed = Rejected(INTERNAL_ERROR)
+            if type(parsed) is Rejected:
+                self._reject(parsed.reason, headers, body, tup)
+            else:
+                keep(parsed)  # type: ignore[arg-type]
+        if parsed_events:
+            self._send(parsed_events, tup)
+
+    def _reject(self, reason: str, headers: dict[str, Any], body: str, tup: Tuple) -> None:
+        self.emit([reason, {"headers": headers, "body": body}], tup, "invalid")
+
+    def _send(self, events: list[ParsedEvent], tup: Tuple) -> None:
+        targets = self._targets
+        if len(targets) == 1:
+            self.emit_direct(targets[0], [events], tup)
             return
-        parsed = parse_event(headers, body)
-        if type(parsed) is ParsedEvent:
-            self.emit(parsed, tup)
-        else:
-            self.emit([parsed[0], {"headers": headers, "body": body}], tup, "invalid")
+        shares: dict[int, list[ParsedEvent]] = {}
+        n = len(targets)
+        for event in events:
+            task = targets[stable_hash(event.route, stable_hash(event.service)) % n]
+            share = shares.get(task)
+            if share is None:
+                share = shares[task] = []
+            share.append(event)
+        for task, share in shares.items():
+            self.emit_direct(task, [share], tup)
 
 
 class AggregateBolt(Bolt):
-    """Per-minute aggregation; deltas leave at every checkpoint."""
+    """Per-minute aggregation of batches of ParsedEvents; deltas leave at every
+    checkpoint."""
 
     outputs = ["topic", "key", "value"]
 
@@ -105,10 +156,10 @@ class AggregateBolt(Bolt):
 
     def prepare(self, context: TopologyContext) -> None:
         self._aggregator = MinuteAggregator()
-        self._add = self._aggregator.add
+        self._add_all = self._aggregator.add_all
 
     def process(self, tup: Tuple) -> None:
-        self._add(tup.values)  # type: ignore[arg-type]
+        self._add_all(tup.values[0])
 
     def pre_commit(self, checkpoint: Checkpoint) -> None:
         topic = self.topic
@@ -143,8 +194,8 @@ def build_topology(settings: Settings, parse_tasks: int = 1, aggregate_tasks: in
     topo = Topology(NAME)
     topo.spout("events", EventSpout(url, settings.topic_raw, members, commit="checkpoint"))
     topo.bolt("parse", ParseBolt, parse_tasks).shuffle_grouping("events")
-    topo.bolt("aggregate", AggregateBolt(settings.topic_metrics), aggregate_tasks).fields_grouping(
-        "parse", ["service", "route"]
+    topo.bolt("aggregate", AggregateBolt(settings.topic_metrics), aggregate_tasks).direct_grouping(
+        "parse"
     )
     topo.bolt("deadletter", DeadLetterBolt(settings.topic_deadletter)).shuffle_grouping(
         "parse", "invalid"

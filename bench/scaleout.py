@@ -1,23 +1,43 @@
 """Scale-out: the log-metrics topology with 1 and 2 worker processes on one broker.
 
-A fresh 6-partition raw topic is filled with ``--events`` JSON log events from 12
-services (so that keys spread over the partitions); then, for each worker count,
-``squall topology run log-metrics --workers N`` runs with its own consumer group and
-output topics until the group's committed offsets reach the end of the topic. The
-rate is taken from 10% to 100% of progress (start-up and group joins left out).
-The ceiling printed first is a plain consumer reading the same topic through the
-broker contract in this process, with no parsing at all.
+A fresh 6-partition raw topic is filled with ``--events`` JSON log events keyed by
+service. The 12 service names are chosen (``svc-<n>``, searched in order) so that
+Kafka's default partitioner (murmur2 of the key) puts exactly 2 of them on each
+partition: with arbitrary names the partitions got 25k/100k/25k/50k/25k/75k of 300k
+events, so one worker of two could get twice the work of the other and "2 workers"
+measured the skew, not the scale-out. The fill is checked against the end offsets.
 
-    python -m bench scaleout [--broker kafka://127.0.0.1:9092] [--events 300000]
+For each worker count, ``squall topology run log-metrics --workers N`` runs with its
+own consumer group until the group's committed offsets reach the end of the topic.
+Only the steady state counts: on Kafka the start mark is the first checkpoint commit
+after the group (``KafkaAdminClient.describe_groups``) is Stable with exactly N
+members that each own partitions; the workers join at different times and a join is a
+rebalance, so measuring from the start would credit N workers with one worker's
+window. Committed offsets move at checkpoints (1 s) only, hence the start mark at a
+commit and enough events for a steady window of several seconds. On a local:// broker
+(no group description) the window simply starts at the first commit past 10% progress.
+CPU time of the workers, of the Kafka JVM and of the whole machine over the window shows
+whether the 2 cores are the limit.
+
+Two ceilings on the same topic, in this process: kafka-python's own KafkaConsumer
+(defaults, read_committed, as the workers read) and a consumer through Squall's broker
+contract; neither does any processing.
+
+    python -m bench scaleout [--broker kafka://127.0.0.1:9092] [--events 1200000]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import tempfile
 import time
 import uuid
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -26,21 +46,87 @@ from squall.broker import Broker, TopicPartition, open_broker
 from squall.processes import ProcessGroup, child_env
 from squall.traffic import generate_events
 
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import kafka
+    from kafka.errors import KafkaError
+    from kafka.partitioner.default import murmur2
+
 PARTITIONS = 6
+SERVICES_PER_PARTITION = 2
+TARGET_OF_CEILING = 0.5  # one worker vs kafka-python's raw consume rate
+TARGET_SCALE = 1.7  # two workers vs one
+CLOCK_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def partition_of(key: str) -> int:
+    """Kafka's default partitioner (as kafka-python and the local broker apply it)."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % PARTITIONS
+
+
+def balanced_services() -> list[str]:
+    """``svc-<n>`` names, SERVICES_PER_PARTITION on each partition, ordered so that
+    cycling over them visits the partitions in turn."""
+    found: list[list[str]] = [[] for _ in range(PARTITIONS)]
+    n = 0
+    while any(len(names) < SERVICES_PER_PARTITION for names in found):
+        name = f"svc-{n}"
+        n += 1
+        if len(found[partition_of(name)]) < SERVICES_PER_PARTITION:
+            found[partition_of(name)].append(name)
+    return [names[i] for i in range(SERVICES_PER_PARTITION) for names in found]
 
 
 def fill(broker: Broker, topic: str, n: int) -> None:
+    """``n`` events on a new topic, service ``services[i % 12]`` for event i; raises
+    if a partition did not get exactly the events its services were sent."""
+    services = balanced_services()
+    began = time.perf_counter()
     broker.create_topic(topic, PARTITIONS)
     producer = broker.producer()
     for i, e in enumerate(generate_events(count=n, seed=5)):
-        e["service"] = f"svc-{i % 12}"
+        e["service"] = service = services[i % len(services)]
         event = {"headers": {"id": f"e{i}"}, "body": orjson.dumps(e).decode()}
-        producer.send(topic, orjson.dumps(event), key=str(e["service"]).encode())
+        producer.send(topic, orjson.dumps(event), key=service.encode())
     producer.flush()
     producer.close()
+    want = [0] * PARTITIONS
+    for i in range(n):
+        want[partition_of(services[i % len(services)])] += 1
+    end = broker.end_offsets(TopicPartition(topic, p) for p in range(PARTITIONS))
+    got = [end[TopicPartition(topic, p)] for p in range(PARTITIONS)]
+    if got != want or max(got) - min(got) > SERVICES_PER_PARTITION:
+        raise RuntimeError(f"partitions unbalanced: end offsets {got}, expected {want}")
+    print(
+        f"   filled in {time.perf_counter() - began:.1f} s: {got[0]:,} events on each of"
+        f" {PARTITIONS} partitions (services {', '.join(services)})"
+    )
 
 
-def raw_consume(broker: Broker, topic: str, n: int) -> float:
+def kafka_python_consume(bootstrap: list[str], topic: str, n: int) -> float:
+    """kafka-python's raw consume rate: its defaults, read_committed as the workers."""
+    consumer = kafka.KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-kp-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    got = 0
+    start = 0.0
+    while got < n:
+        batches = consumer.poll(timeout_ms=1000, max_records=500)
+        if batches and not start:
+            start = time.perf_counter()  # from the first records, not the group join
+        got += sum(len(records) for records in batches.values())
+    rate = n / (time.perf_counter() - start)
+    consumer.close(autocommit=False)
+    return rate
+
+
+def contract_consume(broker: Broker, topic: str, n: int) -> float:
+    """A plain consumer through Squall's broker contract, no processing."""
     consumer = broker.consumer(f"bench-raw-{uuid.uuid4().hex[:8]}", [topic])
     got = 0
     start = 0.0
@@ -54,62 +140,219 @@ def raw_consume(broker: Broker, topic: str, n: int) -> float:
     return rate
 
 
-def topology_rate(broker_url: str, broker: Broker, topic: str, n: int, workers: int) -> float:
+def _stat(pid: int) -> list[str]:
+    """/proc/PID/stat fields after the command name (index 1 = ppid, 11/12 = u/stime)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICK
+
+
+def machine_busy() -> float:
+    """CPU seconds all cores spent not idle (/proc/stat): includes other people's work."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / CLOCK_TICK
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if int(_stat(int(entry))[1]) == pid:
+                    found.append(int(entry))
+            except OSError:
+                pass  # exited meanwhile
+    return sorted(found)
+
+
+def kafka_jvm() -> int | None:
+    """The Kafka broker started by ``squall stack up kafka`` (its JVM has the argument
+    ``-Dsquall.service=kafka@RUN_DIR``), if it runs here."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    args = f.read().split(b"\0")
+                if any(a.partition(b"@")[0] == b"-Dsquall.service=kafka" for a in args):
+                    return int(entry)
+            except OSError:
+                pass
+    return None
+
+
+def group_steady(admin: Any, group: str, members: int) -> bool:
+    """The group is Stable with exactly ``members`` members, each owning partitions."""
+    try:
+        desc = admin.describe_groups([group])[group]
+    except KafkaError:
+        return False
+
+    def owned(member: dict[str, Any]) -> int:
+        a = member.get("member_assignment")
+        return sum(len(t["partitions"]) for t in a["assigned_partitions"]) if a else 0
+
+    return (
+        desc["group_state"] == "Stable"
+        and len(desc["members"]) == members
+        and all(owned(m) > 0 for m in desc["members"])
+    )
+
+
+@dataclass
+class Mark:
+    t: float
+    done: int
+    cpu: dict[str, float]
+    busy: float
+
+
+@dataclass
+class Run:
+    workers: int
+    start: Mark
+    end: Mark
+
+    @property
+    def events(self) -> int:
+        return self.end.done - self.start.done
+
+    @property
+    def seconds(self) -> float:
+        return self.end.t - self.start.t
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+
+def topology_run(
+    url: str, broker: Broker, admin: Any, topic: str, workers: int, topics: list[str]
+) -> Run:
+    """Run the topology until all of ``topic`` is committed; the steady window's marks.
+    The output topics are added to ``topics``."""
     run = uuid.uuid4().hex[:8]
     prefix = f"bench-{run}"
+    topics += [f"bench.metrics.{run}", f"bench.deadletter.{run}"]
+    group = f"{prefix}-log-metrics"
     tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-    end = broker.end_offsets(tps)
+    total = sum(broker.end_offsets(tps).values())
+    jvm = kafka_jvm() if admin else None
     with tempfile.TemporaryDirectory() as tmp:
         env = child_env(
             data_dir=tmp,
-            broker=broker_url,
+            broker=url,
             topic_raw=topic,
-            topic_metrics=f"bench.metrics.{run}",
-            topic_deadletter=f"bench.deadletter.{run}",
+            topic_metrics=topics[-2],
+            topic_deadletter=topics[-1],
             group_prefix=prefix,
         )
         parts = ProcessGroup(env, Path(tmp) / "logs")
         parts.start("topology", "topology", "run", "log-metrics", "--workers", str(workers))
-        marks: list[tuple[float, int]] = []
+        top = parts.pid("topology")
+        pids: dict[str, int] = {"bench (this process)": os.getpid()}
+        if jvm:
+            pids["kafka JVM"] = jvm
+
+        def mark(done: int) -> Mark:
+            cpu = {k: cpu_seconds(p) for k, p in pids.items()}
+            return Mark(time.perf_counter(), done, cpu, machine_busy())
+
+        start: Mark | None = None
+        steady_at: int | None = None  # committed sum when the group was first seen steady
         try:
             while True:
                 parts.check()
-                done = sum(broker.committed(f"{prefix}-log-metrics", tp) or 0 for tp in tps)
-                marks.append((time.perf_counter(), done))
-                if done >= sum(end.values()):
+                done = sum(broker.committed(group, tp) or 0 for tp in tps)
+                if start is None:
+                    if not admin:
+                        steady_at = total // 10
+                    elif steady_at is None and group_steady(admin, group, workers):
+                        steady_at = done
+                    if steady_at is not None and done > steady_at and done < total:
+                        procs = children(top) if workers > 1 else [top]
+                        if len(procs) != workers:
+                            raise RuntimeError(f"{len(procs)} worker processes, not {workers}")
+                        if workers > 1:
+                            pids["supervisor"] = top
+                        pids.update({f"worker {i}": p for i, p in enumerate(procs)})
+                        start = mark(done)
+                elif admin and not group_steady(admin, group, workers):
+                    raise RuntimeError(f"{group} rebalanced inside the measured window")
+                if done >= total:
+                    if start is None:
+                        raise RuntimeError("no steady window: the topic was read before it")
+                    end = mark(done)
                     break
-                time.sleep(0.2)
+                time.sleep(0.1)
         finally:
             parts.stop()
-    t10 = next(t for t, d in marks if d >= n * 0.1)
-    d10 = next(d for _t, d in marks if d >= n * 0.1)
-    return (n - d10) / (marks[-1][0] - t10)
+    return Run(workers, start, end)
+
+
+def report(r: Run, kp: float | None, contract: float, one: Run | None) -> None:
+    name = "worker" if r.workers == 1 else "workers"
+    print(
+        f"   {r.workers} {name}: {r.rate:,.0f} events/s"
+        f" (steady window {r.seconds:.1f} s, {r.events:,} events,"
+        f" from {r.start.done / r.end.done:.0%} done)"
+    )
+    ratios = []
+    if kp:
+        target = f" (target >= {TARGET_OF_CEILING:.2f}x)" if r.workers == 1 else ""
+        ratios.append(f"{r.rate / kp:.2f}x kafka-python{target}")
+    ratios.append(f"{r.rate / contract:.2f}x broker contract")
+    if one and r.workers != 1:
+        ratios.append(f"{r.rate / one.rate:.2f}x one worker (target >= {TARGET_SCALE:.2f}x)")
+    print("      " + ", ".join(ratios))
+    total = 0.0
+    for k in r.start.cpu:
+        cpu = r.end.cpu[k] - r.start.cpu[k]
+        total += cpu
+        us = cpu * 1e6 / r.events
+        print(f"      CPU {k:<22} {cpu / r.seconds:5.2f} cores {us:6.1f} us/event of the window")
+    busy = r.end.busy - r.start.busy
+    cores = os.cpu_count()
+    print(f"      CPU {'all of the above':<22} {total / r.seconds:5.2f} of {cores} cores")
+    print(f"      CPU {'machine, all processes':<22} {busy / r.seconds:5.2f} of {cores} cores busy")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--broker", default="kafka://127.0.0.1:9092")
-    parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--events", type=int, default=1_200_000)
     parser.add_argument("--workers", default="1,2", help="worker counts to run (1,2)")
     args = parser.parse_args(argv)
     print(f"== scale-out: log-metrics on {args.broker}, {args.events:,} events")
     print(f"   machine: {machine()}")
-    with tempfile.TemporaryDirectory() as tmp:
-        url = args.broker if not args.broker.startswith("local:") else f"local://{tmp}/log"
-        with open_broker(url) as broker:
-            topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
-            fill(broker, topic, args.events)
-            ceiling = raw_consume(broker, topic, args.events)
-            print(f"   plain consumer, no processing: {ceiling:,.0f} records/s")
-            rates: dict[int, float] = {}
-            for w in (int(x) for x in args.workers.split(",")):
-                rates[w] = topology_rate(url, broker, topic, args.events, w)
-                line = (
-                    f"   {w} worker(s): {rates[w]:,.0f} events/s ({rates[w] / ceiling:.2f}x plain"
-                )
-                if 1 in rates and w != 1:
-                    line += f", {rates[w] / rates[1]:.2f}x one worker"
-                print(line + ")")
+    on_kafka = args.broker.startswith("kafka://")
+    bootstrap = args.broker.removeprefix("kafka://").split(",")
+    admin = kafka.KafkaAdminClient(bootstrap_servers=bootstrap) if on_kafka else None
+    topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
+    topics = [topic]
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = args.broker if on_kafka else f"local://{tmp}/log"
+            with open_broker(url) as broker:
+                fill(broker, topic, args.events)
+                kp = kafka_python_consume(bootstrap, topic, args.events) if on_kafka else None
+                contract = contract_consume(broker, topic, args.events)
+                if kp:
+                    print(f"   (a) kafka-python KafkaConsumer, no processing: {kp:,.0f} records/s")
+                print(f"   (b) broker contract consumer, no processing: {contract:,.0f} records/s")
+                runs: dict[int, Run] = {}
+                for w in (int(x) for x in args.workers.split(",")):
+                    runs[w] = topology_run(url, broker, admin, topic, w, topics)
+                    report(runs[w], kp, contract, runs.get(1))
+    finally:
+        if admin:
+            with contextlib.suppress(KafkaError):  # a topic the topology never created
+                admin.delete_topics(topics)
+            admin.close()
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import NamedTuple
 
 __all__ = [
@@ -44,9 +43,9 @@ class TopicPartition(NamedTuple):
     partition: int
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One record read from a topic."""
+class Record(NamedTuple):
+    """One record read from a topic. A named tuple (not a dataclass): consumers build
+    one per record on the hot path, and a tuple is the cheapest immutable to build."""
 
     topic: str
     partition: int

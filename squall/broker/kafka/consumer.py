@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Iterable, Mapping
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from squall.broker.base import Consumer, RebalanceCallback, Record, TopicPartition
@@ -28,6 +29,7 @@ from squall.broker.kafka.errors import construct, translate
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import kafka
+    from kafka.consumer.fetcher import ConsumerRecord
     from kafka.consumer.subscription_state import AsyncConsumerRebalanceListener
     from kafka.structs import ConsumerGroupMetadata, OffsetAndMetadata
 
@@ -36,7 +38,15 @@ if TYPE_CHECKING:
 
 __all__ = ["KafkaMember"]
 
-_CALLBACK_POLL = 0.005  # s; how often the event loop checks for the callback's end
+_CALLBACK_POLL = 0.005
+# kafka-python's ConsumerRecord (a namedtuple) -> Record, without Python code per record
+_RECORD_FIELDS = itemgetter(
+    *[
+        ConsumerRecord._fields.index(name)
+        for name in ("topic", "partition", "offset", "key", "value", "timestamp")
+    ]
+)
+_to_record = Record._make  # s; how often the event loop checks for the callback's end
 
 
 class KafkaMember(Consumer):
@@ -137,12 +147,7 @@ class KafkaMember(Consumer):
             return []
         out: list[Record] = []
         for records in batches.values():
-            out.extend(
-                [
-                    Record(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp)
-                    for r in records
-                ]
-            )
+            out.extend(map(_to_record, map(_RECORD_FIELDS, records)))
         return out
 
     # -- offsets -----------------------------------------------------------------------

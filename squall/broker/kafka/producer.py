@@ -27,6 +27,7 @@ from squall.broker.exceptions import (
     TransactionAborted,
 )
 from squall.broker.kafka.errors import FENCED, construct, convert, kerrors, translate
+from squall.broker.partitioner import KeyPartitioner
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from squall.broker.kafka.broker import KafkaBroker
 
 __all__ = ["KafkaProducer"]
+
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,7 @@ class KafkaProducer(Producer):
         self._producer = construct(kafka.KafkaProducer, "connect a producer", self._where, **config)
         self._send = self._producer.send
         self._partitions: dict[str, int] = {}
+        self._partition_of = KeyPartitioner()  # kafka-python's, minus murmur2 per send
         self._error: Exception | None = None  # first delivery failure since the last flush
         self._in_txn = False
         self._fenced = False
@@ -95,7 +98,10 @@ class KafkaProducer(Producer):
         n = self._partitions.get(topic)
         if n is None:
             n = self._partitions[topic] = self._broker.partitions(topic)
-        if partition is not None and not 0 <= partition < n:
+        if partition is None:
+            if key is not None:
+                partition = self._partition_of(key, n)
+        elif not 0 <= partition < n:
             raise no_such_partition(topic, partition, n)
         try:
             future = self._send(topic, value, key, None, partition)

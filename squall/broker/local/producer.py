@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-import warnings
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,20 +37,13 @@ from squall.broker.local.store import (
     translate_errors,
     write_txn,
 )
+from squall.broker.partitioner import KeyPartitioner
 
 __all__ = ["LocalProducer"]
-
-# kafka-python's murmur2, so a key lands in the same partition as on real Kafka. Importing
-# the kafka package warns (DeprecationWarning from importlib.resources in kafka-python);
-# that is kafka-python's business, not our users'.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from kafka.partitioner.default import murmur2
 
 log = logging.getLogger(__name__)
 
 _INSERT = "INSERT INTO records(id, ts, key, value) VALUES (?, ?, ?, ?)"
-_KEY_CACHE_MAX = 4096
 
 
 class LocalProducer(Producer):
@@ -64,7 +56,7 @@ class LocalProducer(Producer):
         self._transactional_id = transactional_id
         self._tp_ids: dict[str, list[int]] = {}
         self._round_robin: dict[str, int] = defaultdict(int)
-        self._key_partition: dict[tuple[bytes, int], int] = {}
+        self._partition_of = KeyPartitioner()
         self._buffer: dict[int, list[tuple[bytes | None, bytes]]] = defaultdict(list)
         self._buffered = 0
         self._txn_offsets: dict[tuple[str, str, int], int] = {}
@@ -113,24 +105,13 @@ class LocalProducer(Producer):
                 partition = self._round_robin[topic] % n
                 self._round_robin[topic] = partition + 1
             else:
-                cached = self._key_partition.get((key, n))
-                if cached is None:
-                    cached = self._partition_for_key(key, n)
-                partition = cached
+                partition = self._partition_of(key, n)
         elif not 0 <= partition < n:
             raise no_such_partition(topic, partition, n)
         self._buffer[tp_ids[partition]].append((key, value))
         self._buffered += 1
         if self._buffered >= self._options.max_buffer_records and not self._in_txn:
             self.flush()
-
-    def _partition_for_key(self, key: bytes, n: int) -> int:
-        """Kafka's DefaultPartitioner: murmur2 of the key, made positive, modulo n."""
-        partition = (murmur2(key) & 0x7FFFFFFF) % n
-        if len(self._key_partition) >= _KEY_CACHE_MAX:
-            self._key_partition.clear()
-        self._key_partition[(key, n)] = partition
-        return partition
 
     def _load_topic(self, topic: str) -> list[int]:
         with translate_errors(self._db_path, f"look up topic {topic!r}"):

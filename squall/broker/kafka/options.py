@@ -30,7 +30,7 @@ class KafkaOptions:
     delivery_timeout_ms: int = 60_000  # a record not acknowledged by then fails
     transaction_timeout_ms: int = 60_000
     session_timeout_ms: int = 10_000
-    heartbeat_interval_ms: int = 3_000
+    heartbeat_interval_ms: int = 1_000  # a member hears of a rebalance this soon
     max_poll_interval_ms: int = 300_000
     fetch_max_wait_ms: int = 100
     reconnect_backoff_max_ms: int = 1_000  # reconnect soon after a broker restart

@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Iterable, Mapping
+from functools import partial
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +39,8 @@ if TYPE_CHECKING:
 
 __all__ = ["KafkaMember"]
 
-_CALLBACK_POLL = 0.005
+_CALLBACK_POLL = 0.005  # s; how often the event loop checks for the callback's end
+
 # kafka-python's ConsumerRecord (a namedtuple) -> Record, without Python code per record
 _RECORD_FIELDS = itemgetter(
     *[
@@ -46,7 +48,7 @@ _RECORD_FIELDS = itemgetter(
         for name in ("topic", "partition", "offset", "key", "value", "timestamp")
     ]
 )
-_to_record = Record._make  # s; how often the event loop checks for the callback's end
+_to_record = partial(tuple.__new__, Record)  # Record._make is Python code
 
 
 class KafkaMember(Consumer):

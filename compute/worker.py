@@ -82,6 +82,7 @@ class Worker:
         self._began = 0.0
         self._checkpoint_id = 0
         self.crashed: BaseException | None = None
+        self._failed_checkpoint: BaseException | None = None
         self._build()
 
     # -- construction -------------------------------------------------------------------
@@ -107,7 +108,7 @@ class Worker:
                     comp.parallelism,
                     config,
                     tasks,
-                    self.checkpoint if config.checkpoint_interval else None,
+                    self._requested_checkpoint if config.checkpoint_interval else None,
                 )
                 instance = comp.make()
                 if comp.is_spout:
@@ -224,6 +225,8 @@ class Worker:
                     busy = True
                 if self._active and s.next_tuples(batch, max_pending):
                     busy = True
+            if self._failed_checkpoint is not None:
+                raise self._failed_checkpoint
             for b in bolts:
                 if b.inbox:
                     b.run_batch()
@@ -309,6 +312,15 @@ class Worker:
             b.bolt.pre_commit(cp)
             self._drain()
         return cp
+
+    def _requested_checkpoint(self) -> Checkpoint:
+        """A checkpoint a component asked for (a spout giving up partitions). It runs
+        inside the component's call, which may swallow errors; a failure stays fatal."""
+        try:
+            return self.checkpoint()
+        except BaseException as exc:
+            self._failed_checkpoint = exc
+            raise
 
     def _switch_activation(self) -> None:
         self._active = self._want_active

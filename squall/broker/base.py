@@ -191,7 +191,8 @@ class Broker(ABC):
 
 
 def open_broker(url: str) -> Broker:
-    """Open ``local://PATH`` (embedded log) or ``kafka://HOST:PORT[,HOST:PORT]``."""
+    """Open ``local://PATH`` (embedded log) or ``kafka://HOST:PORT[,HOST:PORT]``, with
+    ``?client=confluent`` for confluent-kafka clients instead of kafka-python's."""
     from squall.exceptions import ConfigError
 
     scheme, sep, rest = url.partition("://")
@@ -202,7 +203,29 @@ def open_broker(url: str) -> Broker:
 
         return LocalBroker(rest)
     if scheme == "kafka":
+        servers, _, query = rest.partition("?")
+        client = _kafka_client(query, url)
+        if client == "confluent":
+            from squall.broker.confluent import ConfluentBroker
+
+            return ConfluentBroker(servers)
         from squall.broker.kafka import KafkaBroker
 
-        return KafkaBroker(rest)  # type: ignore[no-any-return,unused-ignore]
+        return KafkaBroker(servers)  # type: ignore[no-any-return,unused-ignore]
     raise ConfigError(f"unknown broker scheme {scheme!r} in {url!r}; use local:// or kafka://")
+
+
+def _kafka_client(query: str, url: str) -> str:
+    """``client=kafka-python`` (the default) or ``client=confluent`` from a kafka:// URL."""
+    from squall.exceptions import ConfigError
+
+    client = "kafka-python"
+    for item in filter(None, query.split("&")):
+        name, _, value = item.partition("=")
+        if name != "client" or value not in ("kafka-python", "confluent"):
+            raise ConfigError(
+                f"broker URL {url!r}: unknown option {item!r}; the only option is "
+                f"client=kafka-python (the default) or client=confluent"
+            )
+        client = value
+    return client

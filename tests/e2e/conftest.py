@@ -37,9 +37,10 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 class Pipeline:
     """Starts and stops the parts; posts events; queries."""
 
-    def __init__(self, data_dir: Path, kafka: str | None = None) -> None:
+    def __init__(self, data_dir: Path, kafka: str | None = None, client: str = "") -> None:
         """Embedded broker by default; with ``kafka`` (HOST:PORT), real Kafka with topics
-        and consumer groups of this pipeline's own, so runs never see each other."""
+        and consumer groups of this pipeline's own, so runs never see each other, through
+        kafka-python or, with ``client="confluent"``, confluent-kafka."""
         self.data_dir = data_dir
         self.collector_port = free_port()
         self.serve_port = free_port()
@@ -51,7 +52,7 @@ class Pipeline:
         if kafka:
             run = uuid.uuid4().hex[:12]
             settings.update(
-                broker=f"kafka://{kafka}",
+                broker=f"kafka://{kafka}" + (f"?client={client}" if client else ""),
                 topic_raw=f"logs.raw.{run}",
                 topic_metrics=f"logs.metrics.{run}",
                 topic_deadletter=f"logs.deadletter.{run}",
@@ -129,11 +130,18 @@ class Pipeline:
                 consumer.close()
 
 
-@pytest.fixture(params=["local", pytest.param("kafka", marks=pytest.mark.kafka)])
+@pytest.fixture(
+    params=[
+        "local",
+        pytest.param("kafka", marks=pytest.mark.kafka),
+        pytest.param("confluent", marks=pytest.mark.kafka),
+    ]
+)
 def pipeline(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Pipeline]:
-    """The pipeline on the embedded log, and on real Kafka."""
-    kafka = request.getfixturevalue("kafka_bootstrap") if request.param == "kafka" else None
-    p = Pipeline(tmp_path, kafka)
+    """The pipeline on the embedded log, and on real Kafka through either client."""
+    on_kafka = request.param in ("kafka", "confluent")
+    kafka = request.getfixturevalue("kafka_bootstrap") if on_kafka else None
+    p = Pipeline(tmp_path, kafka, "confluent" if request.param == "confluent" else "")
     try:
         for name in ("collector", "topology", "serve"):
             p.start(name)

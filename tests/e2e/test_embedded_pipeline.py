@@ -244,7 +244,7 @@ def test_kill_9_of_the_collector_loses_nothing_and_counts_once(pipeline: Pipelin
 
 
 @pytest.mark.kafka
-@pytest.mark.parametrize("pipeline", ["kafka"], indirect=True)
+@pytest.mark.parametrize("pipeline", ["kafka", "confluent"], indirect=True)
 def test_kafka_stopped_for_20_seconds_mid_run_loses_nothing(pipeline: Pipeline) -> None:
     from deploy.stack import kafka as kafka_stack
     from squall.settings import load_settings

@@ -74,6 +74,7 @@ class KafkaMember(Consumer):
         self._errors: list[BaseException] = []
         self._closing = False
         self._closed = False
+        self._lost = False  # partitions taken away without a revoke: no commits
         o = broker.options
         self._consumer = construct(
             kafka.KafkaConsumer,
@@ -118,8 +119,16 @@ class KafkaMember(Consumer):
         finally:
             self._assignment -= revoked
 
+    def _lost_all(self, tps: set[Any]) -> None:
+        """The session expired (Kafka unreachable, or a poll came too late): another
+        member may own the partitions already, so nothing may be committed for them,
+        not even by ``on_revoke``, until the next assignment."""
+        self._lost = True
+        self._revoked(tps)
+
     def _assigned(self, tps: set[Any]) -> None:
         self._joined = True
+        self._lost = False
         self._assignment = {
             TopicPartition(tp.topic, tp.partition) for tp in self._consumer.assignment()
         }
@@ -158,7 +167,10 @@ class KafkaMember(Consumer):
         return set(self._assignment)
 
     def group_metadata(self) -> ConsumerGroupMetadata | None:
-        """This member's generation for KIP-447 fencing, or None before it joined."""
+        """This member's generation for KIP-447 fencing, or None before it joined;
+        CommitFailed after it lost its partitions."""
+        if self._lost:
+            raise _lost_error(self.group)
         if not self._joined or self._closed:
             return None
         metadata: ConsumerGroupMetadata = self._consumer.group_metadata()
@@ -170,6 +182,8 @@ class KafkaMember(Consumer):
         self._check_open()
         if not offsets:
             return
+        if self._lost:
+            raise _lost_error(self.group)
         if self._joined:
             foreign = sorted(tp for tp in offsets if tp not in self._assignment)
             if foreign:
@@ -249,4 +263,12 @@ class _Listener(AsyncConsumerRebalanceListener):
         await self._run(self._member._assigned, assigned)
 
     async def on_partitions_lost(self, lost: set[Any]) -> None:
-        await self._run(self._member._revoked, lost)
+        await self._run(self._member._lost_all, lost)
+
+
+def _lost_error(group: str) -> CommitFailed:
+    return CommitFailed(
+        f"group {group!r}: this member lost its partitions (its session expired), so it "
+        f"may not commit for them; whoever owns them now reads from the last committed "
+        f"offset"
+    )

@@ -1,8 +1,9 @@
 """Fixtures for the broker contract suite: one ``broker`` per backend.
 
 Every contract test runs on the embedded local log and on real Kafka (marked
-``kafka``). The Kafka case connects to ``SQUALL_TEST_KAFKA`` (default 127.0.0.1:9092,
-as ``squall stack up kafka`` starts it); with ``CI=true`` a broker that cannot be
+``kafka``) through both clients, kafka-python and confluent-kafka. The Kafka cases
+connect to ``SQUALL_TEST_KAFKA`` (default 127.0.0.1:9092, as ``squall stack up kafka``
+starts it); with ``CI=true`` a broker that cannot be
 reached fails the tests, elsewhere they are skipped with the reason. Contract tests use
 fresh topic and group names, so they run against a shared, long-lived Kafka.
 """
@@ -18,7 +19,11 @@ import pytest
 
 from squall.broker import Broker, Consumer, Record, open_broker
 
-BACKENDS = ["local", pytest.param("kafka", marks=pytest.mark.kafka)]
+BACKENDS = [
+    "local",
+    pytest.param("kafka", marks=pytest.mark.kafka),
+    pytest.param("confluent", marks=pytest.mark.kafka),
+]
 
 
 def _open(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Broker:
@@ -26,6 +31,8 @@ def _open(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Broke
         return open_broker(f"local://{tmp_path / 'log'}")
     if backend == "kafka":
         return open_broker(f"kafka://{request.getfixturevalue('kafka_bootstrap')}")
+    if backend == "confluent":
+        return open_broker(f"kafka://{request.getfixturevalue('kafka_bootstrap')}?client=confluent")
     raise AssertionError(f"no broker backend {backend!r}")
 
 

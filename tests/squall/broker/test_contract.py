@@ -383,3 +383,46 @@ def test_offsets_committed_in_on_revoke_hand_over_without_duplicates(
     b.close()
     a.close()
     producer.close()
+
+
+def test_seek_from_on_assign_and_right_after_the_assignment(
+    broker: Broker, new_topic: Callable[[int], str], unique: Callable[[str], str], poll: Poll
+) -> None:
+    topic = new_topic(2)
+    producer = broker.producer()
+    for i in range(10):
+        producer.send(topic, b"%d" % i, partition=0)
+        producer.send(topic, b"%d" % i, partition=1)
+    producer.flush()
+    p0, p1 = TopicPartition(topic, 0), TopicPartition(topic, 1)
+
+    def start_p0_at_6(tps: set[TopicPartition]) -> None:
+        if p0 in tps:
+            early.seek(p0, 6)
+
+    early = broker.consumer(unique("g"), [topic], on_assign=start_p0_at_6)
+    got: dict[int, list[Record]] = {}
+    poll([early], lambda: len(got.get(0, [])) >= 14, got)
+    assert sorted((r.partition, r.offset) for r in got[0]) == [
+        *[(0, i) for i in range(6, 10)],
+        *[(1, i) for i in range(10)],
+    ]
+    early.close()
+
+    late = broker.consumer(unique("g"), [topic])
+    first: dict[int, list[Record]] = {}
+    poll([late], lambda: bool(late.assignment()), first)
+    late.seek(p1, 8)  # maybe before the consumer has fetched anything of p1
+    rest: dict[int, list[Record]] = {}
+
+    def done() -> bool:
+        seen = first.get(0, []) + rest.get(0, [])
+        p0 = {r.offset for r in seen if r.partition == 0}
+        return len(p0) == 10 and any(r.partition == 1 and r.offset == 9 for r in rest.get(0, []))
+
+    poll([late], done, rest)
+    seen = first.get(0, []) + rest.get(0, [])
+    assert sorted(r.offset for r in seen if r.partition == 0) == list(range(10))
+    assert [r.offset for r in rest[0] if r.partition == 1] == [8, 9]  # from the seek on
+    late.close()
+    producer.close()

@@ -1,28 +1,38 @@
-"""Kafka-only behaviour of squall.broker.kafka, on the real broker (and on no broker).
+"""Kafka-only behaviour of squall.broker.kafka and squall.broker.confluent (the two
+clients), on the real broker (and on no broker).
 
 The shared contract lives in ../test_contract.py; here: errors translated at the edge,
-what kafka-python would do differently from the contract (commits for foreign
-partitions, exceptions in rebalance callbacks), and the URL.
+what the Kafka clients would do differently from the contract (commits for foreign
+partitions, exceptions in rebalance callbacks), KIP-447 identities, and the URLs.
 """
 
 from __future__ import annotations
 
 import socket
 import time
+import warnings
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from squall.broker import BrokerUnavailable, TopicPartition, open_broker
+from squall.broker.confluent import ConfluentBroker
 from squall.broker.exceptions import CommitFailed, IllegalState, UnknownPartition, UnknownTopic
 from squall.broker.kafka import KafkaBroker
+from squall.exceptions import ConfigError
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from kafka.structs import ConsumerGroupMetadata
 
 pytestmark = pytest.mark.kafka
 
+CLIENTS = {"kafka-python": KafkaBroker, "confluent": ConfluentBroker}
 
-@pytest.fixture
-def kafka(kafka_bootstrap: str) -> Iterator[KafkaBroker]:
-    broker = KafkaBroker(kafka_bootstrap)
+
+@pytest.fixture(params=sorted(CLIENTS))
+def kafka(request: pytest.FixtureRequest, kafka_bootstrap: str) -> Iterator[KafkaBroker]:
+    broker = CLIENTS[request.param](kafka_bootstrap)
     try:
         yield broker
     finally:
@@ -37,8 +47,16 @@ def _closed_port() -> int:
 
 def test_url_opens_the_kafka_backend(kafka_bootstrap: str) -> None:
     with open_broker(f"kafka://{kafka_bootstrap}") as broker:
-        assert isinstance(broker, KafkaBroker)
+        assert type(broker) is KafkaBroker
         assert broker.url == f"kafka://{kafka_bootstrap}"
+    with open_broker(f"kafka://{kafka_bootstrap}?client=kafka-python") as broker:
+        assert type(broker) is KafkaBroker
+    with open_broker(f"kafka://{kafka_bootstrap}?client=confluent") as broker:
+        assert type(broker) is ConfluentBroker
+        assert broker.url == f"kafka://{kafka_bootstrap}?client=confluent"  # reopens alike
+    for wrong in ("client=java", "clients=confluent", "client"):
+        with pytest.raises(ConfigError, match="client=confluent"):
+            open_broker(f"kafka://{kafka_bootstrap}?{wrong}")
 
 
 def test_no_broker_is_broker_unavailable_quickly() -> None:
@@ -139,11 +157,13 @@ def test_offsets_in_a_transaction_carry_the_joined_members_generation(
     kafka.create_topic(out, 1)
     member = kafka.consumer(group, [source])
     poll([member], lambda: bool(member.assignment()))
-    metadata = kafka.group_metadata(group)
-    assert not isinstance(metadata, str) and metadata.generation_id >= 0  # KIP-447 identity
-    other_cluster = KafkaBroker(f"127.0.0.1:{_closed_port()}")
-    assert other_cluster.group_metadata(group) == group  # members are per cluster
+    other_cluster = type(kafka)(f"127.0.0.1:{_closed_port()}")
+    nobody = other_cluster.group_metadata(group)  # members are per cluster: none there
     other_cluster.close()
+    metadata = kafka.group_metadata(group)
+    assert metadata != nobody  # the joined member's KIP-447 identity
+    if isinstance(metadata, ConsumerGroupMetadata):  # kafka-python's is readable
+        assert metadata.generation_id >= 0
     producer = kafka.producer(transactional_id=unique("tx"))
     producer.begin_transaction()
     producer.send(out, b"row")
@@ -152,4 +172,4 @@ def test_offsets_in_a_transaction_carry_the_joined_members_generation(
     assert kafka.committed(group, TopicPartition(source, 0)) == 5
     producer.close()
     member.close()
-    assert kafka.group_metadata(group) == group  # a closed member gives no identity
+    assert kafka.group_metadata(group) == nobody  # a closed member gives no identity

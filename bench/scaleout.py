@@ -8,14 +8,16 @@ events, so one worker of two could get twice the work of the other and "2 worker
 measured the skew, not the scale-out. The fill is checked against the end offsets.
 
 For each worker count, ``squall topology run log-metrics --workers N`` runs with its
-own consumer group until the group's committed offsets reach the end of the topic.
-Only the steady state counts: on Kafka the start mark is the first checkpoint commit
-after the group (``KafkaAdminClient.describe_groups``) is Stable with exactly N
-members that each own partitions; the workers join at different times and a join is a
-rebalance, so measuring from the start would credit N workers with one worker's
-window. Committed offsets move at checkpoints (1 s) only, hence the start mark at a
-commit and enough events for a steady window of several seconds. On a local:// broker
-(no group description) the window simply starts at the first commit past 10% progress.
+own consumer group. Only the steady state counts: on Kafka the start mark is the
+first checkpoint commit after the group (``KafkaAdminClient.describe_groups``) is
+Stable with exactly N members that each own partitions; the workers join at different
+times and a join is a rebalance, so measuring from the start would credit N workers
+with one worker's window. The end mark is the first commit that completes a partition:
+the worker that joined first has read ahead on some partitions, so towards the end
+one worker runs dry while the other still works. Committed offsets move at checkpoints
+(1 s) only, hence marks at commits and enough events for a window of several seconds.
+On a local:// broker (no group description) the window starts at the first commit past
+10% progress.
 CPU time of the workers, of the Kafka JVM and of the whole machine over the window shows
 whether the 2 cores are the limit.
 
@@ -23,9 +25,11 @@ Two ceilings on the same topic, in this process: kafka-python's own KafkaConsume
 (defaults, read_committed, as the workers read) and a consumer through Squall's broker
 contract; neither does any processing. Workers collect garbage rarely
 (``compute.runner.tune_gc``), which speeds up a plain consumer too, so kafka-python is
-measured both ways and the ratios use the faster rate.
+measured both ways, and with the spout's 2,000 records a poll; the ratios use the
+fastest rate. confluent-kafka's raw rate is printed too: with
+``--broker 'kafka://HOST:PORT?client=confluent'`` the workers read and write through it.
 
-    python -m bench scaleout [--broker kafka://127.0.0.1:9092] [--events 1200000]
+    python -m bench scaleout [--broker kafka://127.0.0.1:9092[?client=confluent]] [--events N]
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import confluent_kafka
 import orjson
 
 from bench.common import machine
@@ -106,8 +111,9 @@ def fill(broker: Broker, topic: str, n: int) -> None:
     )
 
 
-def kafka_python_consume(bootstrap: list[str], topic: str, n: int) -> float:
-    """kafka-python's raw consume rate: its defaults, read_committed as the workers."""
+def kafka_python_consume(bootstrap: list[str], topic: str, n: int, batch: int = 500) -> float:
+    """kafka-python's raw consume rate: its defaults (500 records a poll unless told),
+    read_committed as the workers."""
     consumer = kafka.KafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -119,12 +125,38 @@ def kafka_python_consume(bootstrap: list[str], topic: str, n: int) -> float:
     got = 0
     start = 0.0
     while got < n:
-        batches = consumer.poll(timeout_ms=1000, max_records=500)
+        batches = consumer.poll(timeout_ms=1000, max_records=batch)
         if batches and not start:
             start = time.perf_counter()  # from the first records, not the group join
         got += sum(len(records) for records in batches.values())
     rate = n / (time.perf_counter() - start)
     consumer.close(autocommit=False)
+    return rate
+
+
+def confluent_consume(bootstrap: list[str], topic: str, n: int) -> float:
+    """confluent-kafka's raw consume rate: consume() of 2,000, reading each value."""
+    consumer = confluent_kafka.Consumer(
+        {
+            "bootstrap.servers": ",".join(bootstrap),
+            "group.id": f"bench-ck-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+        }
+    )
+    consumer.subscribe([topic])
+    got = 0
+    start = 0.0
+    while got < n:
+        messages = consumer.consume(2000, 1.0)
+        if messages and not start:
+            start = time.perf_counter()
+        for m in messages:
+            if m.error() is None and m.value() is not None:
+                got += 1
+    rate = n / (time.perf_counter() - start)
+    consumer.close()
     return rate
 
 
@@ -236,14 +268,17 @@ class Run:
 def topology_run(
     url: str, broker: Broker, admin: Any, topic: str, workers: int, topics: list[str]
 ) -> Run:
-    """Run the topology until all of ``topic`` is committed; the steady window's marks.
-    The output topics are added to ``topics``."""
+    """Run the topology on ``topic``; the marks of the steady window: from the first
+    commit after the group is stable to the first commit that finishes a partition
+    (until then every worker has a backlog on each of its partitions). The output
+    topics are added to ``topics``."""
     run = uuid.uuid4().hex[:8]
     prefix = f"bench-{run}"
     topics += [f"bench.metrics.{run}", f"bench.deadletter.{run}"]
     group = f"{prefix}-log-metrics"
     tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-    total = sum(broker.end_offsets(tps).values())
+    ends = broker.end_offsets(tps)
+    total = sum(ends.values())
     jvm = kafka_jvm() if admin else None
     with tempfile.TemporaryDirectory() as tmp:
         env = child_env(
@@ -270,7 +305,9 @@ def topology_run(
         try:
             while True:
                 parts.check()
-                done = sum(broker.committed(group, tp) or 0 for tp in tps)
+                per_partition = {tp: broker.committed(group, tp) or 0 for tp in tps}
+                done = sum(per_partition.values())
+                drained = any(per_partition[tp] >= ends[tp] for tp in tps)
                 if start is None:
                     if not admin:
                         steady_at = total // 10
@@ -286,9 +323,9 @@ def topology_run(
                         start = mark(done)
                 elif admin and not group_steady(admin, group, workers):
                     raise RuntimeError(f"{group} rebalanced inside the measured window")
-                if done >= total:
+                if drained:  # from here on a worker may run out of work: the window ends
                     if start is None:
-                        raise RuntimeError("no steady window: the topic was read before it")
+                        raise RuntimeError("no steady window: a partition was read before it")
                     end = mark(done)
                     break
                 time.sleep(0.1)
@@ -297,7 +334,7 @@ def topology_run(
     return Run(workers, start, end)
 
 
-def report(r: Run, kp: float | None, contract: float, one: Run | None) -> None:
+def report(r: Run, kp: float | None, ck: float | None, contract: float, one: Run | None) -> None:
     name = "worker" if r.workers == 1 else "workers"
     print(
         f"   {r.workers} {name}: {r.rate:,.0f} events/s"
@@ -308,6 +345,8 @@ def report(r: Run, kp: float | None, contract: float, one: Run | None) -> None:
     if kp:
         target = f" (target >= {TARGET_OF_CEILING:.2f}x)" if r.workers == 1 else ""
         ratios.append(f"{r.rate / kp:.2f}x kafka-python{target}")
+    if ck:
+        ratios.append(f"{r.rate / ck:.2f}x confluent-kafka")
     ratios.append(f"{r.rate / contract:.2f}x broker contract")
     if one and r.workers != 1:
         ratios.append(f"{r.rate / one.rate:.2f}x one worker (target >= {TARGET_SCALE:.2f}x)")
@@ -327,13 +366,13 @@ def report(r: Run, kp: float | None, contract: float, one: Run | None) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--broker", default="kafka://127.0.0.1:9092")
-    parser.add_argument("--events", type=int, default=1_200_000)
+    parser.add_argument("--events", type=int, default=3_000_000)
     parser.add_argument("--workers", default="1,2", help="worker counts to run (1,2)")
     args = parser.parse_args(argv)
     print(f"== scale-out: log-metrics on {args.broker}, {args.events:,} events")
     print(f"   machine: {machine()}")
     on_kafka = args.broker.startswith("kafka://")
-    bootstrap = args.broker.removeprefix("kafka://").split(",")
+    bootstrap = args.broker.removeprefix("kafka://").partition("?")[0].split(",")
     admin = kafka.KafkaAdminClient(bootstrap_servers=bootstrap) if on_kafka else None
     topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
     topics = [topic]
@@ -343,6 +382,7 @@ def main(argv: list[str] | None = None) -> None:
             with open_broker(url) as broker:
                 fill(broker, topic, args.events)
                 kp = kafka_python_consume(bootstrap, topic, args.events) if on_kafka else None
+                ck = None
                 if kp:
                     print(f"   (a) kafka-python KafkaConsumer, no processing: {kp:,.0f} records/s")
                 # the workers run with fewer garbage collections (compute.runner.tune_gc),
@@ -351,7 +391,11 @@ def main(argv: list[str] | None = None) -> None:
                 if kp:
                     tuned = kafka_python_consume(bootstrap, topic, args.events)
                     print(f"       the same with the workers' GC settings: {tuned:,.0f} records/s")
-                    kp = max(kp, tuned)
+                    bigger = kafka_python_consume(bootstrap, topic, args.events, batch=2000)
+                    print(f"       and 2,000 records a poll, as the spout: {bigger:,.0f} records/s")
+                    kp = max(kp, tuned, bigger)
+                    ck = confluent_consume(bootstrap, topic, args.events)
+                    print(f"   (c) confluent-kafka Consumer, no processing: {ck:,.0f} records/s")
                 contract = contract_consume(broker, topic, args.events)
                 print(
                     f"   (b) broker contract consumer, no processing, workers' GC settings:"
@@ -360,7 +404,7 @@ def main(argv: list[str] | None = None) -> None:
                 runs: dict[int, Run] = {}
                 for w in (int(x) for x in args.workers.split(",")):
                     runs[w] = topology_run(url, broker, admin, topic, w, topics)
-                    report(runs[w], kp, contract, runs.get(1))
+                    report(runs[w], kp, ck, contract, runs.get(1))
     finally:
         if admin:
             with contextlib.suppress(KafkaError):  # a topic the topology never created

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import confluent_kafka as ck
 
-from squall.broker.base import Consumer, RebalanceCallback, Record, TopicPartition
+from squall.broker.base import RebalanceCallback, Record, TopicPartition
 from squall.broker.confluent.errors import KafkaError, KafkaException, convert, error_of
-from squall.broker.exceptions import CommitFailed, IllegalState
+from squall.broker.exceptions import IllegalState
+from squall.broker.kafka.member import GroupMember
 
 if TYPE_CHECKING:
     from squall.broker.confluent.broker import ConfluentBroker
@@ -31,7 +32,7 @@ _librdkafka_log = logging.getLogger("librdkafka")
 _EOF = KafkaError._PARTITION_EOF
 
 
-class ConfluentMember(Consumer):
+class ConfluentMember(GroupMember):
     """A member of consumer group ``group`` (see module docstring). Not thread-safe."""
 
     def __init__(
@@ -42,20 +43,10 @@ class ConfluentMember(Consumer):
         on_assign: RebalanceCallback | None = None,
         on_revoke: RebalanceCallback | None = None,
     ):
-        if isinstance(topics, str):
-            raise TypeError(f"topics must be a list of topic names, not the string {topics!r}")
-        self.group = group
-        self._broker = broker
-        self._where = broker.bootstrap
-        self._on_assign = on_assign
-        self._on_revoke = on_revoke
-        self._assignment: set[TopicPartition] = set()
-        self._joined = False
-        self._errors: list[BaseException] = []
+        topics = self._join_as(broker, group, topics, on_assign, on_revoke)
         self._closed = False
         self._assigning = False
         self._seeks: dict[TopicPartition, int] = {}  # asked for by on_assign
-        self._lost = False  # partitions taken away without a revoke: no commits
         o = broker.options
         self._consumer = ck.Consumer(
             {
@@ -78,7 +69,6 @@ class ConfluentMember(Consumer):
                 "error_cb": _log_error,
             }
         )
-        topics = list(topics)
         try:
             self._consumer.subscribe(
                 topics, on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost_all
@@ -90,35 +80,18 @@ class ConfluentMember(Consumer):
     # -- rebalance callbacks (on the caller's thread, inside poll/close) -----------------
 
     def _revoked(self, _consumer: Any, partitions: list[Any]) -> None:
-        revoked = {TopicPartition(p.topic, p.partition) for p in partitions}
-        try:
-            if revoked and self._on_revoke is not None:
-                self._on_revoke(set(revoked))
-        except Exception as exc:
-            self._errors.append(exc)
-        finally:
-            self._assignment -= revoked
+        self._revoked_tps({TopicPartition(p.topic, p.partition) for p in partitions})
 
-    def _lost_all(self, consumer: Any, partitions: list[Any]) -> None:
-        """The session expired (Kafka unreachable, or a poll came too late): another
-        member may own the partitions already, so nothing may be committed for them,
-        not even by ``on_revoke``, until the next assignment."""
-        self._lost = True
-        self._revoked(consumer, partitions)
+    def _lost_all(self, _consumer: Any, partitions: list[Any]) -> None:
+        self._lost_tps({TopicPartition(p.topic, p.partition) for p in partitions})
 
     def _assigned(self, consumer: Any, partitions: list[Any]) -> None:
         """Run ``on_assign``, then assign with the offsets it seeked to: librdkafka
         cannot seek a partition before it has started fetching it."""
-        self._joined = True
-        self._lost = False
-        self._assignment = {TopicPartition(p.topic, p.partition) for p in partitions}
         self._seeks = {}
         self._assigning = True
         try:
-            if self._on_assign is not None:
-                self._on_assign(set(self._assignment))
-        except Exception as exc:
-            self._errors.append(exc)
+            self._assigned_tps({TopicPartition(p.topic, p.partition) for p in partitions})
         finally:
             self._assigning = False
         for p in partitions:
@@ -126,12 +99,6 @@ class ConfluentMember(Consumer):
             if offset is not None:
                 p.offset = offset
         consumer.assign(partitions)
-
-    def _raise_callback_error(self) -> None:
-        if self._errors:
-            error = self._errors[0]
-            self._errors.clear()
-            raise error
 
     # -- reading (hot path) ------------------------------------------------------------
 
@@ -167,14 +134,11 @@ class ConfluentMember(Consumer):
 
     # -- offsets -----------------------------------------------------------------------
 
-    def assignment(self) -> set[TopicPartition]:
-        return set(self._assignment)
-
     def group_metadata(self) -> Any | None:
         """This member's generation for KIP-447 fencing, or None before it joined;
         CommitFailed after it lost its partitions."""
         if self._lost:
-            raise _lost_error(self.group)
+            raise self._lost_error()
         if not self._joined or self._closed:
             return None
         return self._consumer.consumer_group_metadata()
@@ -184,16 +148,7 @@ class ConfluentMember(Consumer):
         self._check_open()
         if not offsets:
             return
-        if self._lost:
-            raise _lost_error(self.group)
-        if self._joined:
-            foreign = sorted(tp for tp in offsets if tp not in self._assignment)
-            if foreign:
-                raise CommitFailed(
-                    f"group {self.group!r}: {', '.join(f'{t}[{p}]' for t, p in foreign)} "
-                    f"are not assigned to this member (any more); their owner reads from "
-                    f"the last committed offset, so records since then will be read again"
-                )
+        self._check_commit(offsets)
         action = f"commit offsets of group {self.group!r}"
         wanted = [ck.TopicPartition(tp.topic, tp.partition, int(o)) for tp, o in offsets.items()]
         try:
@@ -204,20 +159,8 @@ class ConfluentMember(Consumer):
             if tp.error is not None:
                 raise convert(tp.error, action, self._where)
 
-    def committed(self, tp: TopicPartition) -> int | None:
-        """The group's committed offset (offsets in an open transaction not yet)."""
-        self._check_open()
-        return self._broker.committed(self.group, tp)
-
     def seek(self, tp: TopicPartition, offset: int) -> None:
-        self._check_open()
-        if tp not in self._assignment:
-            raise IllegalState(
-                f"cannot seek {tp.topic}[{tp.partition}]: it is not assigned to this member "
-                f"(assigned: {sorted(self._assignment)}); seek from on_assign or after poll()"
-            )
-        if offset < 0:
-            raise ValueError(f"offset must be >= 0, got {offset}")
+        self._check_seek(tp, offset)
         if self._assigning:
             self._seeks[tp] = offset
             return
@@ -267,11 +210,3 @@ class ConfluentMember(Consumer):
 def _log_error(error: KafkaError) -> None:
     """librdkafka's client-level errors (a broker down, ...): it retries by itself."""
     log.debug("librdkafka: %s", error)
-
-
-def _lost_error(group: str) -> CommitFailed:
-    return CommitFailed(
-        f"group {group!r}: this member lost its partitions (its session expired), so it "
-        f"may not commit for them; whoever owns them now reads from the last committed "
-        f"offset"
-    )

@@ -23,9 +23,10 @@ from functools import partial
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from squall.broker.base import Consumer, RebalanceCallback, Record, TopicPartition
-from squall.broker.exceptions import CommitFailed, IllegalState
+from squall.broker.base import RebalanceCallback, Record, TopicPartition
+from squall.broker.exceptions import IllegalState
 from squall.broker.kafka.errors import construct, translate
+from squall.broker.kafka.member import GroupMember
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -51,7 +52,7 @@ _RECORD_FIELDS = itemgetter(
 _to_record = partial(tuple.__new__, Record)  # Record._make is Python code
 
 
-class KafkaMember(Consumer):
+class KafkaMember(GroupMember):
     """A member of consumer group ``group`` (see module docstring). Not thread-safe."""
 
     def __init__(
@@ -62,19 +63,9 @@ class KafkaMember(Consumer):
         on_assign: RebalanceCallback | None = None,
         on_revoke: RebalanceCallback | None = None,
     ):
-        if isinstance(topics, str):
-            raise TypeError(f"topics must be a list of topic names, not the string {topics!r}")
-        self.group = group
-        self._broker = broker
-        self._where = broker.bootstrap
-        self._on_assign = on_assign
-        self._on_revoke = on_revoke
-        self._assignment: set[TopicPartition] = set()
-        self._joined = False
-        self._errors: list[BaseException] = []
+        topics = self._join_as(broker, group, topics, on_assign, on_revoke)
         self._closing = False
         self._closed = False
-        self._lost = False  # partitions taken away without a revoke: no commits
         o = broker.options
         self._consumer = construct(
             kafka.KafkaConsumer,
@@ -96,7 +87,6 @@ class KafkaMember(Consumer):
         )
         try:
             with translate(f"subscribe group {group!r}", self._where):
-                topics = list(topics)
                 self._consumer.subscribe(topics, listener=_Listener(self))
                 # Know the topics before the first join: a group leader without metadata
                 # for a just-created topic assigns nothing, and kafka-python 3.0.12 may
@@ -110,39 +100,14 @@ class KafkaMember(Consumer):
     # -- rebalance callbacks (run on a helper thread, see module docstring) ------------
 
     def _revoked(self, tps: set[Any]) -> None:
-        revoked = {TopicPartition(tp.topic, tp.partition) for tp in tps}
-        try:
-            if revoked and self._on_revoke is not None:
-                self._on_revoke(set(revoked))
-        except Exception as exc:
-            self._errors.append(exc)
-        finally:
-            self._assignment -= revoked
+        self._revoked_tps({TopicPartition(tp.topic, tp.partition) for tp in tps})
 
     def _lost_all(self, tps: set[Any]) -> None:
-        """The session expired (Kafka unreachable, or a poll came too late): another
-        member may own the partitions already, so nothing may be committed for them,
-        not even by ``on_revoke``, until the next assignment."""
-        self._lost = True
-        self._revoked(tps)
+        self._lost_tps({TopicPartition(tp.topic, tp.partition) for tp in tps})
 
     def _assigned(self, tps: set[Any]) -> None:
-        self._joined = True
-        self._lost = False
-        self._assignment = {
-            TopicPartition(tp.topic, tp.partition) for tp in self._consumer.assignment()
-        }
-        try:
-            if self._on_assign is not None:
-                self._on_assign(set(self._assignment))
-        except Exception as exc:
-            self._errors.append(exc)
-
-    def _raise_callback_error(self) -> None:
-        if self._errors:
-            error = self._errors[0]
-            self._errors.clear()
-            raise error
+        owned = self._consumer.assignment()
+        self._assigned_tps({TopicPartition(tp.topic, tp.partition) for tp in owned})
 
     # -- reading (hot path) ------------------------------------------------------------
 
@@ -163,35 +128,22 @@ class KafkaMember(Consumer):
 
     # -- offsets -----------------------------------------------------------------------
 
-    def assignment(self) -> set[TopicPartition]:
-        return set(self._assignment)
-
     def group_metadata(self) -> ConsumerGroupMetadata | None:
         """This member's generation for KIP-447 fencing, or None before it joined;
         CommitFailed after it lost its partitions."""
         if self._lost:
-            raise _lost_error(self.group)
+            raise self._lost_error()
         if not self._joined or self._closed:
             return None
         metadata: ConsumerGroupMetadata = self._consumer.group_metadata()
         return metadata if metadata.generation_id >= 0 else None
 
     def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
-        """Store next-offsets; CommitFailed for partitions this member does not own
-        (Kafka itself would accept them from any member of the current generation)."""
+        """Store next-offsets; CommitFailed for partitions this member does not own."""
         self._check_open()
         if not offsets:
             return
-        if self._lost:
-            raise _lost_error(self.group)
-        if self._joined:
-            foreign = sorted(tp for tp in offsets if tp not in self._assignment)
-            if foreign:
-                raise CommitFailed(
-                    f"group {self.group!r}: {', '.join(f'{t}[{p}]' for t, p in foreign)} "
-                    f"are not assigned to this member (any more); their owner reads from "
-                    f"the last committed offset, so records since then will be read again"
-                )
+        self._check_commit(offsets)
         converted = {
             kafka.TopicPartition(tp.topic, tp.partition): OffsetAndMetadata(int(o), "", -1)
             for tp, o in offsets.items()
@@ -199,20 +151,8 @@ class KafkaMember(Consumer):
         with translate(f"commit offsets of group {self.group!r}", self._where):
             self._consumer.commit(converted)
 
-    def committed(self, tp: TopicPartition) -> int | None:
-        """The group's committed offset (offsets in an open transaction not yet)."""
-        self._check_open()
-        return self._broker.committed(self.group, tp)
-
     def seek(self, tp: TopicPartition, offset: int) -> None:
-        self._check_open()
-        if tp not in self._assignment:
-            raise IllegalState(
-                f"cannot seek {tp.topic}[{tp.partition}]: it is not assigned to this member "
-                f"(assigned: {sorted(self._assignment)}); seek from on_assign or after poll()"
-            )
-        if offset < 0:
-            raise ValueError(f"offset must be >= 0, got {offset}")
+        self._check_seek(tp, offset)
         with translate("seek", self._where):
             self._consumer.seek(kafka.TopicPartition(tp.topic, tp.partition), offset)
 
@@ -264,11 +204,3 @@ class _Listener(AsyncConsumerRebalanceListener):
 
     async def on_partitions_lost(self, lost: set[Any]) -> None:
         await self._run(self._member._lost_all, lost)
-
-
-def _lost_error(group: str) -> CommitFailed:
-    return CommitFailed(
-        f"group {group!r}: this member lost its partitions (its session expired), so it "
-        f"may not commit for them; whoever owns them now reads from the last committed "
-        f"offset"
-    )

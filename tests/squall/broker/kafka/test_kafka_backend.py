@@ -169,7 +169,11 @@ def test_offsets_in_a_transaction_carry_the_joined_members_generation(
     producer.send(out, b"row")
     producer.send_offsets_to_transaction({TopicPartition(source, 0): 5}, group)
     producer.commit_transaction()
-    assert kafka.committed(group, TopicPartition(source, 0)) == 5
+    # the commit markers are written just after commit_transaction returns
+    deadline = time.monotonic() + 10
+    while kafka.committed(group, TopicPartition(source, 0)) != 5:
+        assert time.monotonic() < deadline, "the transaction's offsets never became visible"
+        time.sleep(0.05)  # polling interval of the check
     producer.close()
     member.close()
     assert kafka.group_metadata(group) == nobody  # a closed member gives no identity

@@ -1,0 +1,120 @@
+"""What a Kafka consumer-group member keeps whichever client it wraps (kafka-python's
+or confluent-kafka's): the assignment as rebalances report it, the errors of the
+user's rebalance callbacks (raised later from ``poll``/``close``), and whether the
+partitions were lost, after which nothing may be committed for them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from squall.broker.base import Consumer, RebalanceCallback, TopicPartition
+from squall.broker.exceptions import CommitFailed, IllegalState
+
+__all__ = ["GroupMember"]
+
+
+class GroupMember(Consumer):
+    """The client-independent half of a member; subclasses wire their client's
+    rebalance callbacks to ``_revoked_tps``, ``_lost_tps`` and ``_assigned_tps``."""
+
+    def _join_as(
+        self,
+        broker: Any,
+        group: str,
+        topics: Iterable[str],
+        on_assign: RebalanceCallback | None,
+        on_revoke: RebalanceCallback | None,
+    ) -> list[str]:
+        """Set up the bookkeeping; the topics as a list."""
+        if isinstance(topics, str):
+            raise TypeError(f"topics must be a list of topic names, not the string {topics!r}")
+        self.group = group
+        self._broker = broker
+        self._where: str = broker.bootstrap
+        self._on_assign = on_assign
+        self._on_revoke = on_revoke
+        self._assignment: set[TopicPartition] = set()
+        self._joined = False
+        self._lost = False  # partitions taken away without a revoke: no commits
+        self._errors: list[BaseException] = []
+        return list(topics)
+
+    # -- rebalances --------------------------------------------------------------------
+
+    def _revoked_tps(self, revoked: set[TopicPartition]) -> None:
+        try:
+            if revoked and self._on_revoke is not None:
+                self._on_revoke(set(revoked))
+        except Exception as exc:
+            self._errors.append(exc)
+        finally:
+            self._assignment -= revoked
+
+    def _lost_tps(self, lost: set[TopicPartition]) -> None:
+        """The session expired (Kafka unreachable, or a poll came too late): another
+        member may own the partitions already, so nothing may be committed for them,
+        not even by ``on_revoke``, until the next assignment."""
+        self._lost = True
+        self._revoked_tps(lost)
+
+    def _assigned_tps(self, assigned: set[TopicPartition]) -> None:
+        self._joined = True
+        self._lost = False
+        self._assignment = set(assigned)
+        try:
+            if self._on_assign is not None:
+                self._on_assign(set(assigned))
+        except Exception as exc:
+            self._errors.append(exc)
+
+    def _raise_callback_error(self) -> None:
+        if self._errors:
+            error = self._errors[0]
+            self._errors.clear()
+            raise error
+
+    # -- offsets -----------------------------------------------------------------------
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._assignment)
+
+    def committed(self, tp: TopicPartition) -> int | None:
+        """The group's committed offset (offsets in an open transaction not yet)."""
+        self._check_open()
+        committed: int | None = self._broker.committed(self.group, tp)
+        return committed
+
+    def _check_commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """CommitFailed for partitions this member does not own (any more): Kafka would
+        accept them from any member of the current generation."""
+        if self._lost:
+            raise self._lost_error()
+        if self._joined:
+            foreign = sorted(tp for tp in offsets if tp not in self._assignment)
+            if foreign:
+                raise CommitFailed(
+                    f"group {self.group!r}: {', '.join(f'{t}[{p}]' for t, p in foreign)} "
+                    f"are not assigned to this member (any more); their owner reads from "
+                    f"the last committed offset, so records since then will be read again"
+                )
+
+    def _check_seek(self, tp: TopicPartition, offset: int) -> None:
+        self._check_open()
+        if tp not in self._assignment:
+            raise IllegalState(
+                f"cannot seek {tp.topic}[{tp.partition}]: it is not assigned to this member "
+                f"(assigned: {sorted(self._assignment)}); seek from on_assign or after poll()"
+            )
+        if offset < 0:
+            raise ValueError(f"offset must be >= 0, got {offset}")
+
+    def _lost_error(self) -> CommitFailed:
+        return CommitFailed(
+            f"group {self.group!r}: this member lost its partitions (its session expired), "
+            f"so it may not commit for them; whoever owns them now reads from the last "
+            f"committed offset"
+        )
+
+    def _check_open(self) -> None:
+        raise NotImplementedError

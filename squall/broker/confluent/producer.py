@@ -34,9 +34,9 @@ from squall.broker.confluent.errors import (
 from squall.broker.exceptions import (
     BrokerUnavailable,
     IllegalState,
-    ProducerFenced,
     TransactionAborted,
 )
+from squall.broker.kafka.txn_state import TransactionalState
 from squall.broker.partitioner import KeyPartitioner
 
 if TYPE_CHECKING:
@@ -52,13 +52,12 @@ _PURGED = {KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT}
 _GRACE_S = 2.0  # beyond max_block_ms before a transactional call is given up
 
 
-class ConfluentProducer(Producer):
+class ConfluentProducer(TransactionalState, Producer):
     """A producer on one ConfluentBroker (see module docstring). Not thread-safe."""
 
     def __init__(self, broker: ConfluentBroker, transactional_id: str | None = None):
         self._broker = broker
         self._where = broker.bootstrap
-        self._transactional_id = transactional_id
         o = broker.options
         self._block_s = o.max_block_ms / 1000
         self._delivery_s = max(o.delivery_timeout_ms, o.linger_ms + o.request_timeout_ms) / 1000
@@ -87,11 +86,7 @@ class ConfluentProducer(Producer):
         self._partition_of = KeyPartitioner()
         self._unserved = 0
         self._error: KafkaError | None = None  # first delivery failure since the last flush
-        self._in_txn = False
-        self._fenced = False
-        self._broken: str | None = None
-        self._closed = False
-        self._sendable = transactional_id is None
+        self._init_state(transactional_id)
         if transactional_id is not None:
             try:
                 self._bounded(lambda: self._producer.init_transactions(self._block_s), "init")
@@ -150,24 +145,6 @@ class ConfluentProducer(Producer):
                         f"(the producer's queue is full); is it running?"
                     ) from None
 
-    def _refuse_send(self) -> None:
-        self._check_usable()
-        raise IllegalState(
-            f"producer {self._transactional_id!r} is transactional: call begin_transaction() "
-            f"before send()"
-        )
-
-    def _check_usable(self) -> None:
-        if self._closed:
-            raise IllegalState("this producer is closed; make a new one with broker.producer()")
-        if self._broken is not None:
-            raise BrokerUnavailable(self._broken)
-        if self._fenced:
-            raise ProducerFenced(
-                f"a newer producer with transactional_id {self._transactional_id!r} was "
-                f"opened, so this one can no longer commit; close it"
-            )
-
     def flush(self) -> None:
         """Block until every record sent so far is acknowledged by all in-sync replicas;
         raise the first delivery failure since the last flush."""
@@ -185,15 +162,8 @@ class ConfluentProducer(Producer):
 
     # -- transactions ------------------------------------------------------------------
 
-    def _check_transactional(self, action: str) -> None:
-        self._check_usable()
-        if self._transactional_id is None:
-            raise IllegalState(f"{action}() needs a producer made with a transactional_id")
-
     def begin_transaction(self) -> None:
-        self._check_transactional("begin_transaction")
-        if self._in_txn:
-            raise IllegalState("a transaction is already open; commit or abort it first")
+        self._check_transactional("begin_transaction", open_txn=False)
         self._txn_call("begin a transaction", self._producer.begin_transaction)  # local
         self._in_txn = True
         self._sendable = True
@@ -203,9 +173,7 @@ class ConfluentProducer(Producer):
     ) -> None:
         """Commit ``group``'s offsets with the transaction, fenced by the generation of
         this process's joined member of ``group`` when there is exactly one (KIP-447)."""
-        self._check_transactional("send_offsets_to_transaction")
-        if not self._in_txn:
-            raise IllegalState("send_offsets_to_transaction() needs an open transaction")
+        self._check_transactional("send_offsets_to_transaction", open_txn=True)
         if not offsets:
             return
         wanted = [ck.TopicPartition(tp.topic, tp.partition, int(o)) for tp, o in offsets.items()]
@@ -216,9 +184,7 @@ class ConfluentProducer(Producer):
         )
 
     def commit_transaction(self) -> None:
-        self._check_transactional("commit_transaction")
-        if not self._in_txn:
-            raise IllegalState("commit_transaction() needs an open transaction")
+        self._check_transactional("commit_transaction", open_txn=True)
         try:
             self._txn_call(
                 "commit the transaction", lambda: self._producer.commit_transaction(self._block_s)
@@ -263,14 +229,8 @@ class ConfluentProducer(Producer):
                     self._broken = str(convert(error, action, self._where))
                 raise convert(error, action, self._where) from exc
             if error is not None and error.retriable() and not error.txn_requires_abort():
-                self._broken = (
-                    f"Kafka at {self._where} did not answer a transactional {action} in time, "
-                    f"so its outcome is unknown; close this producer and make a new one with "
-                    f"transactional_id {self._transactional_id!r} (that settles the "
-                    f"transaction), then resume from the committed offsets"
-                )
-                self._in_txn = self._sendable = False
-                raise BrokerUnavailable(self._broken) from exc
+                broken = self._unknown_outcome(action, self._where, self._block_s)
+                raise BrokerUnavailable(broken) from exc
             if self._in_txn:
                 try:
                     self._bounded(lambda: self._producer.abort_transaction(self._block_s), "abort")
@@ -301,14 +261,7 @@ class ConfluentProducer(Producer):
 
         threading.Thread(target=run, name="squall-txn-call", daemon=True).start()
         if not done.wait(self._block_s + _GRACE_S):
-            self._broken = (
-                f"Kafka at {self._where} did not answer a transactional {what} within "
-                f"{self._block_s:.0f} s, so its outcome is unknown; close this producer and "
-                f"make a new one with transactional_id {self._transactional_id!r} (that "
-                f"settles the transaction), then resume from the committed offsets"
-            )
-            self._in_txn = self._sendable = False
-            raise BrokerUnavailable(self._broken)
+            raise BrokerUnavailable(self._unknown_outcome(what, self._where, self._block_s))
         if failure:
             raise failure[0]
 

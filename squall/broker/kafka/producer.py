@@ -23,10 +23,10 @@ from squall.broker.exceptions import (
     BrokerError,
     BrokerUnavailable,
     IllegalState,
-    ProducerFenced,
     TransactionAborted,
 )
 from squall.broker.kafka.errors import FENCED, construct, convert, kerrors, translate
+from squall.broker.kafka.txn_state import TransactionalState
 from squall.broker.partitioner import KeyPartitioner
 
 with warnings.catch_warnings():
@@ -43,13 +43,12 @@ __all__ = ["KafkaProducer"]
 log = logging.getLogger(__name__)
 
 
-class KafkaProducer(Producer):
+class KafkaProducer(TransactionalState, Producer):
     """A producer on one KafkaBroker (see module docstring). Not thread-safe."""
 
     def __init__(self, broker: KafkaBroker, transactional_id: str | None = None):
         self._broker = broker
         self._where = broker.bootstrap
-        self._transactional_id = transactional_id
         o = broker.options
         config: dict[str, Any] = {
             "bootstrap_servers": broker.servers,
@@ -73,11 +72,7 @@ class KafkaProducer(Producer):
         self._partitions: dict[str, int] = {}
         self._partition_of = KeyPartitioner()  # kafka-python's, minus murmur2 per send
         self._error: Exception | None = None  # first delivery failure since the last flush
-        self._in_txn = False
-        self._fenced = False
-        self._broken: str | None = None  # a transactional call timed out: outcome unknown
-        self._closed = False
-        self._sendable = transactional_id is None
+        self._init_state(transactional_id)
         if transactional_id is not None:
             try:
                 with translate(f"register transactional id {transactional_id!r}", self._where):
@@ -115,24 +110,6 @@ class KafkaProducer(Producer):
         if self._error is None and not isinstance(exc, kerrors.TransactionAbortedError):
             self._error = exc
 
-    def _refuse_send(self) -> None:
-        self._check_usable()
-        raise IllegalState(
-            f"producer {self._transactional_id!r} is transactional: call begin_transaction() "
-            f"before send()"
-        )
-
-    def _check_usable(self) -> None:
-        if self._closed:
-            raise IllegalState("this producer is closed; make a new one with broker.producer()")
-        if self._broken is not None:
-            raise BrokerUnavailable(self._broken)
-        if self._fenced:
-            raise ProducerFenced(
-                f"a newer producer with transactional_id {self._transactional_id!r} was "
-                f"opened, so this one can no longer commit; close it"
-            )
-
     def flush(self) -> None:
         """Block until every record sent so far is acknowledged by all in-sync replicas;
         raise the first delivery failure since the last flush (BrokerUnavailable when
@@ -147,15 +124,8 @@ class KafkaProducer(Producer):
 
     # -- transactions ------------------------------------------------------------------
 
-    def _check_transactional(self, action: str) -> None:
-        self._check_usable()
-        if self._transactional_id is None:
-            raise IllegalState(f"{action}() needs a producer made with a transactional_id")
-
     def begin_transaction(self) -> None:
-        self._check_transactional("begin_transaction")
-        if self._in_txn:
-            raise IllegalState("a transaction is already open; commit or abort it first")
+        self._check_transactional("begin_transaction", open_txn=False)
         self._txn_call("begin a transaction", self._producer.begin_transaction)
         self._in_txn = True
         self._sendable = True
@@ -166,9 +136,7 @@ class KafkaProducer(Producer):
         """Commit ``group``'s offsets with the transaction. When this process has exactly
         one member of ``group`` that has joined, its generation goes along (KIP-447), so
         the broker refuses the offsets of a member that was rebalanced away."""
-        self._check_transactional("send_offsets_to_transaction")
-        if not self._in_txn:
-            raise IllegalState("send_offsets_to_transaction() needs an open transaction")
+        self._check_transactional("send_offsets_to_transaction", open_txn=True)
         if not offsets:
             return
         converted = {
@@ -185,9 +153,7 @@ class KafkaProducer(Producer):
         )
 
     def commit_transaction(self) -> None:
-        self._check_transactional("commit_transaction")
-        if not self._in_txn:
-            raise IllegalState("commit_transaction() needs an open transaction")
+        self._check_transactional("commit_transaction", open_txn=True)
         try:
             self._txn_call("commit the transaction", self._end_txn_call(commit=True))
             error, self._error = self._error, None
@@ -236,15 +202,7 @@ class KafkaProducer(Producer):
         self._producer._sender.wakeup()
         timeout_ms = self._broker.options.max_block_ms
         if not result.wait(timeout_ms=timeout_ms):
-            self._broken = (
-                f"Kafka at {self._where} did not answer a transactional {what} within "
-                f"{timeout_ms} ms, so its outcome is unknown; close this producer and make a "
-                f"new one with transactional_id {self._transactional_id!r} (that settles the "
-                f"transaction), then resume from the committed offsets"
-            )
-            self._in_txn = False
-            self._sendable = False
-            raise BrokerUnavailable(self._broken)
+            raise BrokerUnavailable(self._unknown_outcome(what, self._where, timeout_ms / 1000))
 
     def _txn_call(self, action: str, call: Any) -> None:
         """Run a transactional call; on failure abort (when possible) and raise

@@ -16,6 +16,8 @@ SUITE: list[tuple[str, list[str]]] = [
     ("collector", []),
     ("pipeline", []),
     ("kafka_raw", []),  # from here on Kafka (and Druid) are needed: `make bench` starts them
+    ("collector", ["--broker", "kafka://127.0.0.1:9092"]),
+    ("collector", ["--broker", "kafka://127.0.0.1:9092?client=confluent"]),
     ("scaleout", []),  # kafka-python clients
     ("scaleout", ["--broker", "kafka://127.0.0.1:9092?client=confluent"]),
     ("druid", []),

@@ -4,6 +4,8 @@ load from another process, 1,000-event requests of real Apache log lines.
     python -m bench collector                       10 s, file channel, null sink
     python -m bench collector --five-minutes        the 5-minute run (RSS should stay flat)
     python -m bench collector --sink broker         drain into the embedded local log
+    python -m bench collector --broker kafka://127.0.0.1:9092[?client=confluent]
+                                                    drain into Kafka (a topic of its own)
     python -m bench collector --endpoint events     Flume JSONHandler bodies at /events
 
 Prints accepted events/s (200 = durable in the channel), request latency p50/p99, 503s,
@@ -23,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import orjson
@@ -150,7 +153,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--endpoint", choices=["logs", "events"], default="logs")
     p.add_argument("--channel", choices=["file", "memory"], default="file")
     p.add_argument("--sink", choices=["null", "broker"], default="null")
+    p.add_argument("--broker", help="drain into this broker (implies --sink broker)")
     args = p.parse_args(argv)
+    if args.broker:
+        args.sink = "broker"
     seconds = 300.0 if args.five_minutes else args.seconds
 
     path, headers, bodies = _bodies(args.endpoint, args.batch)
@@ -163,6 +169,9 @@ def main(argv: list[str] | None = None) -> None:
             f"capacity_events = 2000000\ncapacity_bytes = 2147483648\n{sink}"
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith("SQUALL_")}
+        if args.broker:
+            env["SQUALL_BROKER"] = args.broker
+            env["SQUALL_TOPIC_RAW"] = f"bench.collector.{uuid.uuid4().hex[:8]}"
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -204,7 +213,8 @@ def main(argv: list[str] | None = None) -> None:
     events = r["ok"] * args.batch
     print(f"== collector: {machine()}")
     print(
-        f"   {args.endpoint} endpoint, {args.channel} channel, {args.sink} sink, "
+        f"   {args.endpoint} endpoint, {args.channel} channel, {args.sink} sink"
+        f"{' into ' + args.broker if args.broker else ''}, "
         f"{args.batch}-event requests, {args.connections} connections, {r['elapsed']:.1f} s"
     )
     print(

@@ -67,6 +67,20 @@ def check_record(key: object, value: object) -> None:
         )
 
 
+def check_seek(assignment: set[TopicPartition], tp: TopicPartition, offset: int) -> None:
+    """What every ``Consumer.seek`` checks first: a partition this member owns, an
+    offset that can exist."""
+    from squall.broker.exceptions import IllegalState
+
+    if tp not in assignment:
+        raise IllegalState(
+            f"cannot seek {tp.topic}[{tp.partition}]: it is not assigned to this member "
+            f"(assigned: {sorted(assignment)}); seek from on_assign or after poll()"
+        )
+    if offset < 0:
+        raise ValueError(f"offset must be >= 0, got {offset}")
+
+
 def no_such_partition(topic: str, partition: int, partitions: int) -> Exception:
     """The error for an explicit partition outside ``0..partitions-1``."""
     from squall.broker.exceptions import UnknownPartition

@@ -36,8 +36,8 @@ from squall.broker.exceptions import (
     IllegalState,
     TransactionAborted,
 )
-from squall.broker.kafka.txn_state import TransactionalState
 from squall.broker.partitioner import KeyPartitioner
+from squall.broker.txn_state import TransactionalState
 
 if TYPE_CHECKING:
     from squall.broker.confluent.broker import ConfluentBroker

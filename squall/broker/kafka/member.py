@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from squall.broker.base import Consumer, RebalanceCallback, TopicPartition
-from squall.broker.exceptions import CommitFailed, IllegalState
+from squall.broker.base import Consumer, RebalanceCallback, TopicPartition, check_seek
+from squall.broker.exceptions import CommitFailed
 
 __all__ = ["GroupMember"]
 
@@ -101,13 +101,7 @@ class GroupMember(Consumer):
 
     def _check_seek(self, tp: TopicPartition, offset: int) -> None:
         self._check_open()
-        if tp not in self._assignment:
-            raise IllegalState(
-                f"cannot seek {tp.topic}[{tp.partition}]: it is not assigned to this member "
-                f"(assigned: {sorted(self._assignment)}); seek from on_assign or after poll()"
-            )
-        if offset < 0:
-            raise ValueError(f"offset must be >= 0, got {offset}")
+        check_seek(self._assignment, tp, offset)
 
     def _lost_error(self) -> CommitFailed:
         return CommitFailed(

@@ -26,8 +26,8 @@ from squall.broker.exceptions import (
     TransactionAborted,
 )
 from squall.broker.kafka.errors import FENCED, construct, convert, kerrors, translate
-from squall.broker.kafka.txn_state import TransactionalState
 from squall.broker.partitioner import KeyPartitioner
+from squall.broker.txn_state import TransactionalState
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)

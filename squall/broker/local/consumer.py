@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from squall.broker.base import Consumer, RebalanceCallback, Record, TopicPartition
+from squall.broker.base import Consumer, RebalanceCallback, Record, TopicPartition, check_seek
 from squall.broker.exceptions import BrokerError, CommitFailed, IllegalState
 from squall.broker.local.group import Membership, assign_round_robin
 from squall.broker.local.store import (
@@ -260,13 +260,7 @@ class LocalConsumer(Consumer):
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self._check_open()
-        if tp not in self._assignment:
-            raise IllegalState(
-                f"cannot seek {tp.topic}[{tp.partition}]: it is not assigned to this member "
-                f"(assigned: {sorted(self._assignment)}); seek from on_assign or after poll()"
-            )
-        if offset < 0:
-            raise ValueError(f"offset must be >= 0, got {offset}")
+        check_seek(self._assignment, tp, offset)
         self._positions[tp] = offset
         self._dirty = True
 

@@ -38,6 +38,7 @@ from squall.broker.local.store import (
     write_txn,
 )
 from squall.broker.partitioner import KeyPartitioner
+from squall.broker.txn_state import TransactionalState
 
 __all__ = ["LocalProducer"]
 
@@ -46,25 +47,20 @@ log = logging.getLogger(__name__)
 _INSERT = "INSERT INTO records(id, ts, key, value) VALUES (?, ?, ?, ?)"
 
 
-class LocalProducer(Producer):
+class LocalProducer(TransactionalState, Producer):
     """A producer on a local log (see module docstring). Not thread-safe."""
 
     def __init__(self, directory: Path, options: LogOptions, transactional_id: str | None):
         self._db_path = directory / DB_NAME
         self._options = options
         self._conn = connect(directory, options.busy_timeout)
-        self._transactional_id = transactional_id
+        self._init_state(transactional_id)
         self._tp_ids: dict[str, list[int]] = {}
         self._round_robin: dict[str, int] = defaultdict(int)
         self._partition_of = KeyPartitioner()
         self._buffer: dict[int, list[tuple[bytes | None, bytes]]] = defaultdict(list)
         self._buffered = 0
         self._txn_offsets: dict[tuple[str, str, int], int] = {}
-        self._in_txn = False
-        self._fenced = False
-        self._closed = False
-        # send() is allowed: a plain producer always, a transactional one inside a txn.
-        self._sendable = transactional_id is None
         self._next_retention = time.monotonic() + options.retention_check_interval
         self._epoch = 0
         if transactional_id is not None:
@@ -119,22 +115,6 @@ class LocalProducer(Producer):
         self._tp_ids[topic] = tp_ids
         return tp_ids
 
-    def _refuse_send(self) -> None:
-        self._check_usable()
-        raise IllegalState(
-            f"producer {self._transactional_id!r} is transactional: call begin_transaction() "
-            f"before send()"
-        )
-
-    def _check_usable(self) -> None:
-        if self._closed:
-            raise IllegalState("this producer is closed; make a new one with broker.producer()")
-        if self._fenced:
-            raise ProducerFenced(
-                f"a newer producer with transactional_id {self._transactional_id!r} was "
-                f"opened, so this one can no longer commit; close it"
-            )
-
     # -- writing -----------------------------------------------------------------------
 
     def _write_buffer(self, conn: sqlite3.Connection, now_ms: int) -> None:
@@ -187,26 +167,14 @@ class LocalProducer(Producer):
     # -- transactions ------------------------------------------------------------------
 
     def begin_transaction(self) -> None:
-        self._check_usable()
-        if self._transactional_id is None:
-            raise IllegalState(
-                "begin_transaction() needs a transactional producer: "
-                "broker.producer(transactional_id=...)"
-            )
-        if self._in_txn:
-            raise IllegalState("a transaction is already open; commit or abort it first")
+        self._check_transactional("begin_transaction", open_txn=False)
         self._in_txn = True
         self._sendable = True
-
-    def _check_in_txn(self, call: str) -> None:
-        self._check_usable()
-        if not self._in_txn:
-            raise IllegalState(f"{call}() needs an open transaction; call begin_transaction()")
 
     def send_offsets_to_transaction(
         self, offsets: Mapping[TopicPartition, int], group: str
     ) -> None:
-        self._check_in_txn("send_offsets_to_transaction")
+        self._check_transactional("send_offsets_to_transaction", open_txn=True)
         for tp, offset in offsets.items():
             self._txn_offsets[(group, tp.topic, tp.partition)] = int(offset)
 
@@ -219,7 +187,7 @@ class LocalProducer(Producer):
     def commit_transaction(self) -> None:
         """Write the transaction's records and offsets in one SQLite transaction. On any
         failure nothing is written and TransactionAborted is raised; replay the input."""
-        self._check_in_txn("commit_transaction")
+        self._check_transactional("commit_transaction", open_txn=True)
         try:
             with (
                 translate_errors(self._db_path, "commit the transaction"),

@@ -1,7 +1,7 @@
-"""The state machine both Kafka producers (kafka-python's and confluent-kafka's) keep
-around their client: plain or transactional, a transaction open or not, fenced by a
-newer producer, broken by a transactional call whose outcome is unknown, closed. The
-checks raise the contract's errors with what to do next."""
+"""The state machine every producer keeps (the local log's, kafka-python's and
+confluent-kafka's): plain or transactional, a transaction open or not, fenced by a
+newer producer, broken by a transactional call whose outcome is unknown (Kafka only),
+closed. The checks raise the contract's errors with what to do next."""
 
 from __future__ import annotations
 
@@ -42,9 +42,11 @@ class TransactionalState:
         transaction open (True) or none open (False)."""
         self._check_usable()
         if self._transactional_id is None:
-            raise IllegalState(f"{action}() needs a producer made with a transactional_id")
+            raise IllegalState(
+                f"{action}() needs a transactional producer: broker.producer(transactional_id=...)"
+            )
         if open_txn is True and not self._in_txn:
-            raise IllegalState(f"{action}() needs an open transaction")
+            raise IllegalState(f"{action}() needs an open transaction; call begin_transaction()")
         if open_txn is False and self._in_txn:
             raise IllegalState("a transaction is already open; commit or abort it first")
 

@@ -5,12 +5,15 @@ closed. The checks raise the contract's errors with what to do next."""
 
 from __future__ import annotations
 
+from squall.broker.base import Producer
 from squall.broker.exceptions import BrokerUnavailable, IllegalState, ProducerFenced
 
 __all__ = ["TransactionalState"]
 
 
-class TransactionalState:
+class TransactionalState(Producer):
+    """A producer's state and checks; subclasses add their client and ``_release``."""
+
     def _init_state(self, transactional_id: str | None) -> None:
         self._transactional_id = transactional_id
         self._in_txn = False
@@ -60,3 +63,20 @@ class TransactionalState:
         )
         self._in_txn = self._sendable = False
         return self._broken
+
+    def close(self) -> None:
+        """Flush (a plain producer) or abort an open transaction, then release the client."""
+        if self._closed:
+            return
+        try:
+            if self._in_txn:
+                self.abort_transaction()
+            elif self._transactional_id is None:
+                self.flush()
+        finally:
+            self._closed = True
+            self._sendable = False
+            self._release()
+
+    def _release(self) -> None:
+        """Let go of the client or connection (close() ends with it)."""

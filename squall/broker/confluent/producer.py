@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import confluent_kafka as ck
 
-from squall.broker.base import Producer, TopicPartition, check_record, no_such_partition
+from squall.broker.base import TopicPartition, check_record, no_such_partition
 from squall.broker.confluent.errors import (
     KafkaError,
     KafkaException,
@@ -52,7 +52,7 @@ _PURGED = {KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT}
 _GRACE_S = 2.0  # beyond max_block_ms before a transactional call is given up
 
 
-class ConfluentProducer(TransactionalState, Producer):
+class ConfluentProducer(TransactionalState):
     """A producer on one ConfluentBroker (see module docstring). Not thread-safe."""
 
     def __init__(self, broker: ConfluentBroker, transactional_id: str | None = None):
@@ -264,19 +264,6 @@ class ConfluentProducer(TransactionalState, Producer):
             raise BrokerUnavailable(self._unknown_outcome(what, self._where, self._block_s))
         if failure:
             raise failure[0]
-
-    def close(self) -> None:
-        """Flush (a plain producer) or abort an open transaction, then disconnect."""
-        if self._closed:
-            return
-        try:
-            if self._in_txn:
-                self.abort_transaction()
-            elif self._transactional_id is None:
-                self.flush()
-        finally:
-            self._closed = True
-            self._sendable = False
 
 
 def _log_error(error: KafkaError) -> None:

@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from squall.broker.base import Producer, TopicPartition, check_record, no_such_partition
+from squall.broker.base import TopicPartition, check_record, no_such_partition
 from squall.broker.exceptions import (
     BrokerError,
     BrokerUnavailable,
@@ -43,7 +43,7 @@ __all__ = ["KafkaProducer"]
 log = logging.getLogger(__name__)
 
 
-class KafkaProducer(TransactionalState, Producer):
+class KafkaProducer(TransactionalState):
     """A producer on one KafkaBroker (see module docstring). Not thread-safe."""
 
     def __init__(self, broker: KafkaBroker, transactional_id: str | None = None):
@@ -230,17 +230,6 @@ class KafkaProducer(TransactionalState, Producer):
                 f"visible: {convert(exc, action, self._where)}"
             ) from exc
 
-    def close(self) -> None:
-        """Flush (a plain producer) or abort an open transaction, then disconnect."""
-        if self._closed:
-            return
-        try:
-            if self._in_txn:
-                self.abort_transaction()
-            elif self._transactional_id is None:
-                self.flush()
-        finally:
-            self._closed = True
-            self._sendable = False
-            with translate("close the producer", self._where):
-                self._producer.close(timeout=10)
+    def _release(self) -> None:
+        with translate("close the producer", self._where):
+            self._producer.close(timeout=10)

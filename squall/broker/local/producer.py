@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 
-from squall.broker.base import Producer, TopicPartition, check_record, no_such_partition
+from squall.broker.base import TopicPartition, check_record, no_such_partition
 from squall.broker.exceptions import (
     BrokerError,
     IllegalState,
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 _INSERT = "INSERT INTO records(id, ts, key, value) VALUES (?, ?, ?, ?)"
 
 
-class LocalProducer(TransactionalState, Producer):
+class LocalProducer(TransactionalState):
     """A producer on a local log (see module docstring). Not thread-safe."""
 
     def __init__(self, directory: Path, options: LogOptions, transactional_id: str | None):
@@ -232,20 +232,8 @@ class LocalProducer(TransactionalState, Producer):
         """Discard the open transaction; a no-op when none is open (e.g. after a failed
         commit, which already discarded it), so ``except: abort_transaction()`` is safe."""
         if self._closed or self._transactional_id is None:
-            self._check_usable()
-            raise IllegalState("abort_transaction() needs a transactional producer")
+            self._check_transactional("abort_transaction")
         self._end_txn()
 
-    def close(self) -> None:
-        """Flush (a plain producer) or abort an open transaction, then release the file."""
-        if self._closed:
-            return
-        try:
-            if self._in_txn:
-                self._end_txn()
-            elif self._transactional_id is None:
-                self.flush()
-        finally:
-            self._closed = True
-            self._sendable = False
-            self._conn.close()
+    def _release(self) -> None:
+        self._conn.close()

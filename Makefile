@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit bench stack-up stack-down up down clean
+.PHONY: install system-packages demo test lint typecheck unit bench stack-up stack-down up down clean
 
 install: $(STAMP)
 
@@ -13,6 +13,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip==25.3
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# Debian packages the tests need (chromium, ...): installed when missing, as root;
+# otherwise the command to run is printed (a failure under CI=true).
+system-packages:
+	bash deploy/system-packages.sh
 
 demo: install
 	$(BIN)/squall demo --replay $(or $(REPLAY),tests/data/apache_logs)
@@ -33,7 +38,7 @@ unit: install
 	$(BIN)/pytest; rc=$$?; \
 	$(BIN)/squall stack down; exit $$rc
 
-test: lint typecheck unit
+test: system-packages lint typecheck unit
 
 # Benchmarks print figures; the Kafka and Druid ones need those services, started here
 # (from Maven Central jars) and stopped after.

@@ -5,8 +5,6 @@ them keeps both clients' answers the same."""
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,12 +15,9 @@ from squall.broker.confluent.consumer import ConfluentMember
 from squall.broker.confluent.producer import ConfluentProducer
 from squall.broker.exceptions import IllegalState
 from squall.broker.kafka import KafkaBroker
+from squall.broker.kafka.member import joined_metadata
 
 __all__ = ["ConfluentBroker"]
-
-# (bootstrap, group) -> live members made in this process, for group_metadata()
-_MEMBERS: dict[tuple[str, str], weakref.WeakSet[ConfluentMember]] = {}
-_LOCK = threading.Lock()
 
 
 class ConfluentBroker(KafkaBroker):
@@ -48,21 +43,16 @@ class ConfluentBroker(KafkaBroker):
     ) -> ConfluentMember:
         if self._closed:
             raise IllegalState(f"the broker {self.url} is closed; open it again")
-        member = ConfluentMember(self, group, topics, on_assign, on_revoke)
-        with _LOCK:
-            _MEMBERS.setdefault((self.bootstrap, group), weakref.WeakSet()).add(member)
-        return member
+        return ConfluentMember(self, group, topics, on_assign, on_revoke)
 
     def group_metadata(self, group: str) -> Any:
         """What ``send_offsets_to_transaction`` passes for ``group``: the generation of
         this process's one joined member of it (so the broker fences a member that was
         rebalanced away, KIP-447), else the group alone (no fencing), as librdkafka
         wants it: from a consumer of that group that never joins."""
-        with _LOCK:
-            members = list(_MEMBERS.get((self.bootstrap, group), ()))
-        joined = [m for m in (member.group_metadata() for member in members) if m is not None]
-        if len(joined) == 1:
-            return joined[0]
+        joined = joined_metadata(self.bootstrap, group)
+        if joined is not None:
+            return joined
         metadata = self._unjoined.get(group)
         if metadata is None:
             idle = ck.Consumer({"bootstrap.servers": self.bootstrap, "group.id": group})

@@ -203,7 +203,7 @@ class ConfluentMember(GroupMember):
             raise convert(error_of(exc), f"leave group {self.group!r}", self._where) from exc
         finally:
             self._closed = True
-            self._assignment = set()
+            self._closed_now()
         self._raise_callback_error()
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import warnings
-import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -19,6 +18,7 @@ from squall.broker.base import Broker, RebalanceCallback, TopicPartition
 from squall.broker.exceptions import BrokerError, IllegalState, UnknownPartition, UnknownTopic
 from squall.broker.kafka.consumer import KafkaMember
 from squall.broker.kafka.errors import construct, convert, kerrors, translate
+from squall.broker.kafka.member import joined_metadata
 from squall.broker.kafka.options import KafkaOptions
 from squall.broker.kafka.producer import KafkaProducer
 
@@ -31,9 +31,6 @@ with warnings.catch_warnings():
 __all__ = ["KafkaBroker"]
 
 _UNKNOWN_TOPIC = kerrors.UnknownTopicOrPartitionError.errno
-# (bootstrap, group) -> live members made in this process, for group_metadata()
-_MEMBERS: dict[tuple[str, str], weakref.WeakSet[KafkaMember]] = {}
-_MEMBERS_LOCK = threading.Lock()
 _CONNECTION_ERRORS = (
     kerrors.KafkaConnectionError,
     kerrors.NodeNotReadyError,
@@ -189,10 +186,7 @@ class KafkaBroker(Broker):
     ) -> KafkaMember:
         if self._closed:
             raise IllegalState(f"the broker {self.url} is closed; open it again")
-        member = KafkaMember(self, group, topics, on_assign, on_revoke)
-        with _MEMBERS_LOCK:
-            _MEMBERS.setdefault((self.bootstrap, group), weakref.WeakSet()).add(member)
-        return member
+        return KafkaMember(self, group, topics, on_assign, on_revoke)
 
     def group_metadata(self, group: str) -> ConsumerGroupMetadata | str:
         """What ``send_offsets_to_transaction`` passes for ``group``: the generation of
@@ -200,10 +194,8 @@ class KafkaBroker(Broker):
         member that was rebalanced away, KIP-447), else just the group id (no fencing).
         Members made through any KafkaBroker of the same bootstrap count: a worker's
         spout and sink bolt may each open their own."""
-        with _MEMBERS_LOCK:
-            members = list(_MEMBERS.get((self.bootstrap, group), ()))
-        joined = [m for m in (member.group_metadata() for member in members) if m is not None]
-        return joined[0] if len(joined) == 1 else group
+        joined: ConsumerGroupMetadata | None = joined_metadata(self.bootstrap, group)
+        return group if joined is None else joined
 
     def close(self) -> None:
         """Disconnect the admin client; producers and consumers stay open until closed."""

@@ -172,7 +172,7 @@ class KafkaMember(GroupMember):
                 self._consumer.close(autocommit=False)
         finally:
             self._closing = False
-            self._assignment = set()
+            self._closed_now()
         self._raise_callback_error()
 
 

@@ -5,13 +5,31 @@ partitions were lost, after which nothing may be committed for them."""
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from squall.broker.base import Consumer, RebalanceCallback, TopicPartition, check_seek
 from squall.broker.exceptions import CommitFailed
 
-__all__ = ["GroupMember"]
+__all__ = ["GroupMember", "joined_metadata"]
+
+# (bootstrap, group) -> this process's members of it that have not finished closing
+_OPEN: dict[tuple[str, str], weakref.WeakSet[GroupMember]] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def joined_metadata(bootstrap: str, group: str) -> Any | None:
+    """The generation (client's group metadata) of this process's one open, joined
+    member of ``group`` on ``bootstrap``, for KIP-447 fencing of transactional offset
+    commits; None when there is none (or more than one). CommitFailed when that member
+    lost its partitions. Closed members do not count: a worker restarted in the same
+    process must not be refused for its predecessor's lost session."""
+    with _OPEN_LOCK:
+        members = list(_OPEN.get((bootstrap, group), ()))
+    joined = [m for m in (member.group_metadata() for member in members) if m is not None]
+    return joined[0] if len(joined) == 1 else None
 
 
 class GroupMember(Consumer):
@@ -38,7 +56,15 @@ class GroupMember(Consumer):
         self._joined = False
         self._lost = False  # partitions taken away without a revoke: no commits
         self._errors: list[BaseException] = []
+        with _OPEN_LOCK:
+            _OPEN.setdefault((self._where, group), weakref.WeakSet()).add(self)
         return list(topics)
+
+    def _closed_now(self) -> None:
+        """Called last by ``close``: from now on ``joined_metadata`` ignores this member."""
+        self._assignment = set()
+        with _OPEN_LOCK:
+            _OPEN.get((self._where, self.group), weakref.WeakSet()).discard(self)
 
     # -- rebalances --------------------------------------------------------------------
 
@@ -109,6 +135,11 @@ class GroupMember(Consumer):
             f"so it may not commit for them; whoever owns them now reads from the last "
             f"committed offset"
         )
+
+    def group_metadata(self) -> Any | None:
+        """This member's generation for KIP-447 fencing, or None before it joined;
+        CommitFailed after it lost its partitions."""
+        raise NotImplementedError
 
     def _check_open(self) -> None:
         raise NotImplementedError

@@ -177,3 +177,32 @@ def test_offsets_in_a_transaction_carry_the_joined_members_generation(
     producer.close()
     member.close()
     assert kafka.group_metadata(group) == nobody  # a closed member gives no identity
+
+
+def test_a_member_that_lost_its_partitions_and_closed_does_not_refuse_its_successor(
+    kafka: KafkaBroker, unique: Callable[[str], str], poll: Callable[..., None]
+) -> None:
+    """A worker restarted in the same process after a Kafka outage: its predecessor's
+    member lost its session, then closed; the new member's transactions must commit."""
+    source, out, group = unique("t"), unique("t"), unique("g")
+    kafka.create_topic(source, 1)
+    kafka.create_topic(out, 1)
+    old = kafka.consumer(group, [source])
+    poll([old], lambda: bool(old.assignment()))
+    old._lost_tps(old.assignment())  # as the client reports an expired session
+    with pytest.raises(CommitFailed, match="lost its partitions"):
+        kafka.group_metadata(group)  # while it is open, it may not commit
+    old.close()
+    new = kafka.consumer(group, [source])
+    poll([new], lambda: bool(new.assignment()))
+    producer = kafka.producer(transactional_id=unique("tx"))
+    producer.begin_transaction()
+    producer.send(out, b"row")
+    producer.send_offsets_to_transaction({TopicPartition(source, 0): 3}, group)
+    producer.commit_transaction()
+    deadline = time.monotonic() + 10
+    while kafka.committed(group, TopicPartition(source, 0)) != 3:
+        assert time.monotonic() < deadline, "the successor's offsets never became visible"
+        time.sleep(0.05)  # polling interval of the check
+    producer.close()
+    new.close()

@@ -29,10 +29,10 @@ import orjson
 
 from bench.common import machine, rss_mib
 from compute import LocalCluster
-from compute.runner import tune_gc
 from compute.topologies.log_metrics import MinuteAggregator, encode_row, parse_event
 from compute.topologies.log_metrics.topology import CONFIG, build_topology, group
 from squall.broker import TopicPartition, open_broker
+from squall.gc_tuning import WORKER_THRESHOLDS, frozen_gc
 from squall.processes import ProcessGroup, child_env
 from squall.settings import load_settings
 from squall.topics import ensure_topics
@@ -65,7 +65,12 @@ def baseline(events: list[tuple[dict[str, str], str]]) -> float:
 
 
 def throughput(n: int) -> None:
-    tune_gc()  # as in a worker process (`squall topology run`), for the baseline too
+    # as in a worker process (`squall topology run`), for the baseline too
+    with frozen_gc(WORKER_THRESHOLDS):
+        _throughput(n)
+
+
+def _throughput(n: int) -> None:
     events = _events(n)
     base = baseline(events)
     with tempfile.TemporaryDirectory() as tmp:

@@ -24,7 +24,7 @@ whether the 2 cores are the limit.
 Two ceilings on the same topic, in this process: kafka-python's own KafkaConsumer
 (defaults, read_committed, as the workers read) and a consumer through Squall's broker
 contract; neither does any processing. Workers collect garbage rarely
-(``compute.runner.tune_gc``), which speeds up a plain consumer too, so kafka-python is
+(``squall.gc_tuning``), which speeds up a plain consumer too, so kafka-python is
 measured both ways, and with the spout's 2,000 records a poll; the ratios use the
 fastest rate. confluent-kafka's raw rate is printed too: with
 ``--broker 'kafka://HOST:PORT?client=confluent'`` the workers read and write through it.
@@ -49,8 +49,8 @@ import confluent_kafka
 import orjson
 
 from bench.common import machine
-from compute.runner import tune_gc
 from squall.broker import Broker, TopicPartition, open_broker
+from squall.gc_tuning import WORKER_THRESHOLDS, frozen_gc
 from squall.processes import ProcessGroup, child_env
 from squall.traffic import generate_events
 
@@ -363,6 +363,20 @@ def report(r: Run, kp: float | None, ck: float | None, contract: float, one: Run
     print(f"      CPU {'machine, all processes':<22} {busy / r.seconds:5.2f} of {cores} cores busy")
 
 
+def _tuned_ceilings(
+    kp: float, bootstrap: list[str], topic: str, events: int
+) -> tuple[float, float]:
+    """The kafka-python ceiling (the fastest of plain, workers' GC, big polls) and
+    confluent-kafka's, with the workers' GC settings in force."""
+    tuned = kafka_python_consume(bootstrap, topic, events)
+    print(f"       the same with the workers' GC settings: {tuned:,.0f} records/s")
+    bigger = kafka_python_consume(bootstrap, topic, events, batch=2000)
+    print(f"       and 2,000 records a poll, as the spout: {bigger:,.0f} records/s")
+    ck = confluent_consume(bootstrap, topic, events)
+    print(f"   (c) confluent-kafka Consumer, no processing: {ck:,.0f} records/s")
+    return max(kp, tuned, bigger), ck
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--broker", default="kafka://127.0.0.1:9092")
@@ -385,26 +399,20 @@ def main(argv: list[str] | None = None) -> None:
                 ck = None
                 if kp:
                     print(f"   (a) kafka-python KafkaConsumer, no processing: {kp:,.0f} records/s")
-                # the workers run with fewer garbage collections (compute.runner.tune_gc),
+                # the workers run with fewer garbage collections (squall.gc_tuning),
                 # which speeds up a plain consumer too: the ceiling is the faster rate
-                tune_gc()
-                if kp:
-                    tuned = kafka_python_consume(bootstrap, topic, args.events)
-                    print(f"       the same with the workers' GC settings: {tuned:,.0f} records/s")
-                    bigger = kafka_python_consume(bootstrap, topic, args.events, batch=2000)
-                    print(f"       and 2,000 records a poll, as the spout: {bigger:,.0f} records/s")
-                    kp = max(kp, tuned, bigger)
-                    ck = confluent_consume(bootstrap, topic, args.events)
-                    print(f"   (c) confluent-kafka Consumer, no processing: {ck:,.0f} records/s")
-                contract = contract_consume(broker, topic, args.events)
-                print(
-                    f"   (b) broker contract consumer, no processing, workers' GC settings:"
-                    f" {contract:,.0f} records/s"
-                )
-                runs: dict[int, Run] = {}
-                for w in (int(x) for x in args.workers.split(",")):
-                    runs[w] = topology_run(url, broker, admin, topic, w, topics)
-                    report(runs[w], kp, ck, contract, runs.get(1))
+                with frozen_gc(WORKER_THRESHOLDS):
+                    if kp:
+                        kp, ck = _tuned_ceilings(kp, bootstrap, topic, args.events)
+                    contract = contract_consume(broker, topic, args.events)
+                    print(
+                        f"   (b) broker contract consumer, no processing, workers' GC settings:"
+                        f" {contract:,.0f} records/s"
+                    )
+                    runs: dict[int, Run] = {}
+                    for w in (int(x) for x in args.workers.split(",")):
+                        runs[w] = topology_run(url, broker, admin, topic, w, topics)
+                        report(runs[w], kp, ck, contract, runs.get(1))
     finally:
         if admin:
             with contextlib.suppress(KafkaError):  # a topic the topology never created

@@ -12,7 +12,6 @@ the partitions among them and moves them when one dies.
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import signal
@@ -24,31 +23,13 @@ from collections.abc import Sequence
 
 from compute.config import Config
 from compute.exceptions import ComputeError
-from compute.topology import Topology
+from compute.topology import Topology, TopologySpec
 from compute.worker import Worker
+from squall.gc_tuning import WORKER_THRESHOLDS, frozen_gc
 
-__all__ = ["GC_THRESHOLDS", "Supervisor", "run_worker", "tune_gc"]
+__all__ = ["Supervisor", "run_worker"]
 
 log = logging.getLogger("compute.runner")
-
-
-GC_THRESHOLDS = (50_000, 20, 100)
-"""CPython's cyclic collector thresholds in a worker process (the default is 700, 10, 10)."""
-
-
-def tune_gc() -> None:
-    """Make the cyclic garbage collector run rarely, as a worker process needs.
-
-    A worker allocates a few short-lived containers per event (decoded JSON, parsed
-    events) and keeps whole batches in flight. With CPython's default thresholds the
-    collector runs every ~700 net allocations and re-scans the batches in flight each
-    time: a third of a worker's CPU on the log-metrics topology (bench/scaleout.py).
-    ``gc.freeze()`` moves everything allocated so far (modules, the topology) out of
-    the collector's sight for good, and the higher thresholds make collections rare.
-    Reference cycles are still collected, only in bigger, less frequent passes.
-    """
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def run_worker(topology: Topology, config: Config, max_backoff: float = 30.0) -> int:
@@ -60,10 +41,17 @@ def run_worker(topology: Topology, config: Config, max_backoff: float = 30.0) ->
     as a restarted Storm worker does, so nothing is lost or counted twice.
     """
     spec = topology.build()
-    tune_gc()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    with frozen_gc(WORKER_THRESHOLDS):  # squall.gc_tuning: a third of the CPU otherwise
+        _run_until_stopped(spec, config, stop, max_backoff)
+    return 0
+
+
+def _run_until_stopped(
+    spec: TopologySpec, config: Config, stop: threading.Event, max_backoff: float
+) -> None:
     backoff = 1.0
     while not stop.is_set():
         worker = Worker(spec, config)
@@ -81,7 +69,7 @@ def run_worker(topology: Topology, config: Config, max_backoff: float = 30.0) ->
         if worker.crashed is None:
             worker.deactivate()
             worker.stop()
-            return 0
+            return
         worker.stop()
         if time.monotonic() - started > 60:
             backoff = 1.0  # it ran a good while: this is a new incident
@@ -93,7 +81,6 @@ def run_worker(topology: Topology, config: Config, max_backoff: float = 30.0) ->
         )
         stop.wait(backoff)
         backoff = min(backoff * 2, max_backoff)
-    return 0
 
 
 class Supervisor:

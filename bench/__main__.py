@@ -25,8 +25,13 @@ SUITE: list[tuple[str, list[str]]] = [
 
 
 def main() -> None:
+    names = sorted({name for name, _ in SUITE})
     if len(sys.argv) > 1:
         name, args = sys.argv[1], sys.argv[2:]
+        if name not in names:
+            print(__doc__)
+            print(f"benchmarks: {', '.join(names)} (python -m bench NAME --help for its options)")
+            sys.exit(0 if name in ("-h", "--help") else 2)
         importlib.import_module(f"bench.{name}").main(args)
         return
     for name, args in SUITE:

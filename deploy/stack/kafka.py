@@ -160,10 +160,10 @@ def _format_storage(stack: KafkaStack, java: str) -> None:
         "kafka.tools.StorageTool",
         [
             "format",
-            "-t",
-            _cluster_id(stack.dir),
-            "-c",
-            str(stack.dir / "server.properties"),
+            # one argument each: a random id may begin with "-", which alone would read
+            # as an option (1 run in 64 failed with "expected one argument")
+            f"--cluster-id={_cluster_id(stack.dir)}",
+            f"--config={stack.dir / 'server.properties'}",
             "--standalone",
             "-g",  # an already formatted directory is fine
         ],

@@ -6,6 +6,7 @@ touches the shared one on 9092), reusing the shared jar cache so Maven runs at m
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import subprocess
@@ -86,6 +87,19 @@ def test_up_is_idempotent_status_tells_and_down_stops(private_stack: kafka.Kafka
     assert not kafka.serves_metadata(stack.bootstrap)
     [noop] = kafka.down(settings, stack)
     assert noop.detail == "was not running"
+
+
+def test_a_cluster_id_that_begins_with_a_dash_is_formatted(
+    private_stack: kafka.KafkaStack,
+) -> None:
+    """One random id in 64 begins with "-": it must not read as an option."""
+    cluster_id = "-" + base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()[1:]
+    private_stack.dir.mkdir(parents=True)
+    (private_stack.dir / "cluster.id").write_text(cluster_id + "\n")
+    [up] = kafka.up(load_settings(), private_stack)
+    assert up.healthy
+    meta = (private_stack.dir / "data" / "meta.properties").read_text()
+    assert f"cluster.id={cluster_id}\n" in meta
 
 
 def test_missing_java_is_reported_before_anything_starts(

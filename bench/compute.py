@@ -15,9 +15,9 @@ import time
 from typing import Any
 
 from bench.common import machine, rss_mib
-from compute import Bolt, Config, LocalCluster, Spout, Topology
-from compute.context import TopologyContext
-from compute.tuple import Tuple
+from squall.compute import Bolt, Config, LocalCluster, Spout, Topology
+from squall.compute.context import TopologyContext
+from squall.compute.tuple import Tuple
 
 
 class Counter(Spout):

@@ -28,11 +28,10 @@ import httpx
 
 from bench.common import machine, rss_mib
 from bench.pipeline import _freshness_run
-from deploy.stack import druid, process, zookeeper
-from squall.broker import open_broker
+from squall.broker import ensure_topics, open_broker
+from squall.deploy.stack import druid, process, zookeeper
 from squall.processes import ProcessGroup, child_env
 from squall.settings import Settings, load_settings
-from squall.topics import ensure_topics
 
 API = "http://127.0.0.1:8200"
 

@@ -28,14 +28,13 @@ import httpx
 import orjson
 
 from bench.common import machine, rss_mib
-from compute import LocalCluster
-from compute.topologies.log_metrics import MinuteAggregator, encode_row, parse_event
-from compute.topologies.log_metrics.topology import CONFIG, build_topology, group
-from squall.broker import TopicPartition, open_broker
+from squall.broker import TopicPartition, ensure_topics, open_broker
+from squall.compute import LocalCluster
+from squall.compute.topologies.log_metrics import MinuteAggregator, encode_row, parse_event
+from squall.compute.topologies.log_metrics.topology import CONFIG, build_topology, group
 from squall.gc_tuning import WORKER_THRESHOLDS, frozen_gc
 from squall.processes import ProcessGroup, child_env
 from squall.settings import load_settings
-from squall.topics import ensure_topics
 from squall.traffic import generate_events, ndjson
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "apache_logs"

@@ -4,21 +4,22 @@ The user's API: ``Topology`` (builder), ``Spout``, ``Bolt``, ``Tuple``, windowed
 ``Config`` and ``LocalCluster``. Everything else (executors, acker, worker) is runtime.
 """
 
-from compute.cluster import LocalCluster
-from compute.component import Bolt, Spout
-from compute.config import Config
-from compute.context import TopologyContext
-from compute.exceptions import (
+from squall.compute.bolt import Bolt
+from squall.compute.cluster import LocalCluster
+from squall.compute.config import Config
+from squall.compute.context import TopologyContext
+from squall.compute.exceptions import (
     ComputeError,
     EmitError,
     FailedException,
     IdleTimeout,
     TopologyError,
 )
-from compute.metrics import ComponentMetrics
-from compute.topology import Topology
-from compute.tuple import Tuple
-from compute.window import TupleWindow, WindowedBolt, WindowSpec, sliding, tumbling
+from squall.compute.metrics import ComponentMetrics
+from squall.compute.spout import Spout
+from squall.compute.topology import Topology
+from squall.compute.tuple import Tuple
+from squall.compute.window import TupleWindow, WindowedBolt, WindowSpec, sliding, tumbling
 
 __all__ = [
     "Bolt",

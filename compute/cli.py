@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 
-from compute.runner import Supervisor, run_worker, worker_command
-from squall.broker import open_broker
+from squall.broker import ensure_topics, open_broker
+from squall.compute.runner import WORKER_INDEX_ENV, WorkerSupervisor, run_worker, worker_command
 from squall.settings import load_settings
-from squall.topics import ensure_topics
 
 __all__ = ["run_topology"]
 
 
 def run_topology(args: argparse.Namespace) -> int:
-    from compute.topologies.log_metrics.topology import CONFIG, build_topology
+    from squall.compute.topologies.log_metrics.topology import CONFIG, build_topology
 
     if args.workers < 1:
         print("--workers must be at least 1")
@@ -24,5 +24,7 @@ def run_topology(args: argparse.Namespace) -> int:
     with open_broker(settings.broker_url) as broker:
         ensure_topics(broker, settings)
     if args.workers > 1:
-        return Supervisor(worker_command(args.name), args.workers).run()
-    return run_worker(build_topology(settings), CONFIG)
+        return WorkerSupervisor(worker_command(args.name), args.workers).run()
+    # a worker process of `--workers N` learns its place from its supervisor
+    index = int(os.environ.get(WORKER_INDEX_ENV, "0"))
+    return run_worker(build_topology(settings), CONFIG, worker_index=index)

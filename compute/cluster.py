@@ -6,11 +6,11 @@ import contextlib
 import time
 from types import TracebackType
 
-from compute.config import Config
-from compute.exceptions import ComputeError
-from compute.metrics import ComponentMetrics
-from compute.topology import Topology, TopologySpec
-from compute.worker import Worker
+from squall.compute.config import Config
+from squall.compute.exceptions import ComputeError
+from squall.compute.metrics import ComponentMetrics
+from squall.compute.topology import Topology, TopologySpec
+from squall.compute.worker import Worker
 
 __all__ = ["LocalCluster"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compute.exceptions import TopologyError
+from squall.compute.exceptions import TopologyError
 
 __all__ = ["Config"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from compute.config import Config
+from squall.compute.config import Config
 
 __all__ = ["Checkpoint", "TopologyContext"]
 
@@ -15,7 +15,8 @@ class TopologyContext:
     """Handed to ``Spout.open`` and ``Bolt.prepare``: one per task.
 
     task_id is unique in the topology; task_index runs 0..parallelism-1 within the
-    component (use it to split work, e.g. partitions among spout tasks).
+    component (use it to split work, e.g. partitions among spout tasks); worker_index
+    says which worker process runs the task.
     """
 
     topology: str
@@ -29,6 +30,9 @@ class TopologyContext:
     """Take a checkpoint now (None when the topology has no checkpoint_interval). A
     spout calls it when it must give up partitions: their progress is committed
     before another worker takes them over."""
+    worker_index: int = 0
+    """Which worker of the topology runs this task (0..workers-1): e.g. a transactional
+    sink's id must differ between workers and stay the same across restarts."""
 
     def tasks_of(self, component: str) -> Sequence[int]:
         """Task ids of ``component`` (for emit_direct)."""

@@ -18,16 +18,17 @@ from random import getrandbits
 from time import perf_counter
 from typing import Any
 
-from compute.acker import Acker
-from compute.component import Bolt, Spout
-from compute.context import TopologyContext
-from compute.exceptions import EmitError, FailedException
-from compute.metrics import LatencyHistogram
-from compute.tuple import Tuple
+from squall.compute.acker import Acker
+from squall.compute.bolt import Bolt
+from squall.compute.context import TopologyContext
+from squall.compute.exceptions import EmitError, FailedException
+from squall.compute.metrics import LatencyHistogram
+from squall.compute.spout import Spout
+from squall.compute.tuple import Tuple
 
 __all__ = ["BoltExecutor", "Executor", "SpoutExecutor"]
 
-log = logging.getLogger("compute.executor")
+log = logging.getLogger(__name__)
 
 Route = tuple[Callable[[Sequence[Any]], Any], bool]
 

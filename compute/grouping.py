@@ -29,8 +29,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from compute.context import TopologyContext
-from compute.exceptions import EmitError
+from squall.compute.context import TopologyContext
+from squall.compute.exceptions import EmitError
 
 __all__ = ["CustomGrouping", "Grouping", "stable_hash"]
 

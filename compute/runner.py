@@ -4,7 +4,8 @@
 until SIGINT/SIGTERM, and replaces the topology with a fresh one if it crashes.
 Workers are stateless: their progress lives in committed broker offsets.
 
-``Supervisor`` is Storm's supervisor in miniature: it keeps N worker processes alive,
+``WorkerSupervisor`` is Storm's supervisor in miniature (not to be confused with Druid's
+Kafka supervisor, which ingests a topic): it keeps N worker processes alive,
 restarting any that exits unexpectedly (with a back-off), and stops them all on
 SIGINT/SIGTERM. Each worker process is a consumer-group member, so the broker spreads
 the partitions among them and moves them when one dies.
@@ -21,18 +22,23 @@ import threading
 import time
 from collections.abc import Sequence
 
-from compute.config import Config
-from compute.exceptions import ComputeError
-from compute.topology import Topology, TopologySpec
-from compute.worker import Worker
+from squall.compute.config import Config
+from squall.compute.exceptions import ComputeError
+from squall.compute.topology import Topology, TopologySpec
+from squall.compute.worker import Worker
 from squall.gc_tuning import WORKER_THRESHOLDS, frozen_gc
 
-__all__ = ["Supervisor", "run_worker"]
+__all__ = ["WORKER_INDEX_ENV", "WorkerSupervisor", "run_worker", "worker_command"]
 
-log = logging.getLogger("compute.runner")
+WORKER_INDEX_ENV = "SQUALL_WORKER_INDEX"
+"""How a supervisor tells each worker process its index (``TopologyContext.worker_index``)."""
+
+log = logging.getLogger(__name__)
 
 
-def run_worker(topology: Topology, config: Config, max_backoff: float = 30.0) -> int:
+def run_worker(
+    topology: Topology, config: Config, max_backoff: float = 30.0, worker_index: int = 0
+) -> int:
     """Run until SIGINT/SIGTERM; returns 0.
 
     A crash (a bolt's ``pre_commit`` failing because the broker is down, say) discards
@@ -45,16 +51,16 @@ def run_worker(topology: Topology, config: Config, max_backoff: float = 30.0) ->
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     with frozen_gc(WORKER_THRESHOLDS):  # squall.gc_tuning: a third of the CPU otherwise
-        _run_until_stopped(spec, config, stop, max_backoff)
+        _run_until_stopped(spec, config, stop, max_backoff, worker_index)
     return 0
 
 
 def _run_until_stopped(
-    spec: TopologySpec, config: Config, stop: threading.Event, max_backoff: float
+    spec: TopologySpec, config: Config, stop: threading.Event, max_backoff: float, index: int
 ) -> None:
     backoff = 1.0
     while not stop.is_set():
-        worker = Worker(spec, config)
+        worker = Worker(spec, config, index=index)
         try:
             worker.start()
         except ComputeError as exc:
@@ -83,8 +89,9 @@ def _run_until_stopped(
         backoff = min(backoff * 2, max_backoff)
 
 
-class Supervisor:
-    """Keeps ``workers`` copies of ``command`` running, each with SQUALL_WORKER_INDEX."""
+class WorkerSupervisor:
+    """Keeps ``workers`` copies of ``command`` running, each told its index in
+    ``WORKER_INDEX_ENV``."""
 
     def __init__(self, command: Sequence[str], workers: int, backoff: float = 1.0) -> None:
         self.command = list(command)
@@ -95,7 +102,7 @@ class Supervisor:
         self._stop = threading.Event()
 
     def _spawn(self, index: int) -> None:
-        env = dict(os.environ, SQUALL_WORKER_INDEX=str(index))
+        env = dict(os.environ, **{WORKER_INDEX_ENV: str(index)})
         self._procs[index] = subprocess.Popen(self.command, env=env)
         log.info("worker %d started (pid %d)", index, self._procs[index].pid)
 

@@ -12,9 +12,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from compute.component import Bolt, Component, Spout
-from compute.exceptions import TopologyError
-from compute.grouping import Grouping
+from squall.compute.bolt import Bolt
+from squall.compute.component import Component
+from squall.compute.exceptions import TopologyError
+from squall.compute.grouping import Grouping
+from squall.compute.spout import Spout
 
 __all__ = ["BoltDeclarer", "ComponentSpec", "Subscription", "Topology", "TopologySpec"]
 

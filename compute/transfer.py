@@ -17,8 +17,8 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from compute.acker import Acker, TreeOwner
-from compute.tuple import Tuple
+from squall.compute.acker import Acker, TreeOwner
+from squall.compute.tuple import Tuple
 
 __all__ = [
     "MemoryHub",

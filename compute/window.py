@@ -40,10 +40,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from compute.component import Bolt
-from compute.context import TopologyContext
-from compute.exceptions import TopologyError
-from compute.tuple import Tuple
+from squall.compute.bolt import Bolt
+from squall.compute.context import TopologyContext
+from squall.compute.exceptions import TopologyError
+from squall.compute.tuple import Tuple
 
 __all__ = ["TupleWindow", "WindowSpec", "WindowedBolt", "sliding", "tumbling"]
 
@@ -299,6 +299,6 @@ class WindowedBolt(Bolt):
     def _log_window_error(self) -> None:
         import logging
 
-        logging.getLogger("compute.window").exception(
+        logging.getLogger(__name__).exception(
             "error in process_window of %s; failing the window's tuples", type(self).__name__
         )

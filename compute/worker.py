@@ -25,19 +25,20 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from compute.acker import Acker
-from compute.component import Bolt, Spout
-from compute.config import Config
-from compute.context import Checkpoint, TopologyContext
-from compute.exceptions import ComputeError, IdleTimeout, TopologyError
-from compute.executor import BoltExecutor, Route, SpoutExecutor
-from compute.metrics import ComponentMetrics, LatencyHistogram
-from compute.topology import TopologySpec
-from compute.transfer import Outbox, RoutingAcker, Transport, decode_batch, encode_batch
+from squall.compute.acker import Acker
+from squall.compute.bolt import Bolt
+from squall.compute.config import Config
+from squall.compute.context import Checkpoint, TopologyContext
+from squall.compute.exceptions import ComputeError, IdleTimeout, TopologyError
+from squall.compute.executor import BoltExecutor, Route, SpoutExecutor
+from squall.compute.metrics import ComponentMetrics, LatencyHistogram
+from squall.compute.spout import Spout
+from squall.compute.topology import TopologySpec
+from squall.compute.transfer import Outbox, RoutingAcker, Transport, decode_batch, encode_batch
 
 __all__ = ["Worker"]
 
-log = logging.getLogger("compute.worker")
+log = logging.getLogger(__name__)
 
 _EXPIRE_EVERY = 0.1  # seconds between message-timeout sweeps
 _IDLE_SLEEP = 0.001
@@ -109,6 +110,7 @@ class Worker:
                     config,
                     tasks,
                     self._requested_checkpoint if config.checkpoint_interval else None,
+                    self.index,
                 )
                 instance = comp.make()
                 if comp.is_spout:

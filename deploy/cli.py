@@ -15,23 +15,18 @@ import shutil
 import sys
 from types import ModuleType
 
-from deploy.exceptions import ComposeUnavailable, StackError, UnknownService
-from deploy.stack import SERVICES, ServiceState, StackPaths, paths
+from squall.deploy.exceptions import ComposeUnavailable, StackError, UnknownService
+from squall.deploy.stack import SERVICES, ServiceState, StackPaths, paths
 from squall.settings import Settings, load_settings
 
 __all__ = ["run_compose", "run_stack", "service_module"]
 
 
-def service_module(name: str) -> ModuleType | None:
-    """The module of service ``name``; None if this version does not have it yet."""
+def service_module(name: str) -> ModuleType:
+    """The module that runs service ``name`` (``up``, ``down``, ``status``)."""
     if name not in SERVICES:
         raise UnknownService(f"unknown service {name!r}; known: {', '.join(SERVICES)}")
-    try:
-        return importlib.import_module(SERVICES[name])
-    except ImportError as exc:
-        if isinstance(exc, ModuleNotFoundError) and exc.name == SERVICES[name]:
-            return None
-        raise StackError(f"cannot load {SERVICES[name]} ({exc}); is the install complete?") from exc
+    return importlib.import_module(SERVICES[name])
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -52,7 +47,7 @@ def run_stack(args: argparse.Namespace) -> int:
     code = 0
     for name in names:
         try:
-            code = max(code, _run_one(name, args.action, settings, where, alone=bool(args.service)))
+            code = max(code, _run_one(name, args.action, settings, where))
         except StackError as exc:
             if args.service:  # the one asked for: let squall.cli report it
                 raise
@@ -61,11 +56,8 @@ def run_stack(args: argparse.Namespace) -> int:
     return code
 
 
-def _run_one(name: str, action: str, settings: Settings, where: StackPaths, alone: bool) -> int:
+def _run_one(name: str, action: str, settings: Settings, where: StackPaths) -> int:
     module = service_module(name)
-    if module is None:
-        print(f"{name}: not available in this version yet ({SERVICES[name]} is missing)")
-        return 2 if alone or action == "up" else 0
     if action == "up":
         print(f"{name}: starting (state in {where.service_dir(name)})", flush=True)
     code = 0

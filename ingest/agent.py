@@ -10,14 +10,14 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from ingest.channels import Channel, FileChannel, MemoryChannel
-from ingest.config import CollectorConfig
-from ingest.interceptors import InterceptorChain, build_chain
-from ingest.metrics import IngestMetrics
-from ingest.runner import SinkRunner
-from ingest.sinks import BrokerSink, FileSink, NullSink, Sink
-from ingest.source import HttpSource, Limits, TokenAuth
 from squall.gc_tuning import frozen_gc
+from squall.ingest.channels import Channel, FileChannel, MemoryChannel
+from squall.ingest.config import CollectorConfig
+from squall.ingest.interceptors import InterceptorChain, build_chain
+from squall.ingest.metrics import IngestMetrics
+from squall.ingest.runner import SinkRunner
+from squall.ingest.sinks import BrokerSink, FileSink, NullSink, Sink
+from squall.ingest.source import HttpSource, Limits, TokenAuth
 
 __all__ = ["Agent", "build_agent"]
 

@@ -33,8 +33,8 @@ def run_collector(args: argparse.Namespace) -> int:
     """Run the collector agent under uvicorn (one worker) until interrupted."""
     import uvicorn
 
-    from ingest.agent import build_agent
-    from ingest.config import load_config
+    from squall.ingest.agent import build_agent
+    from squall.ingest.config import load_config
 
     settings, explicit = _settings(
         args, collector_host=getattr(args, "host", None), collector_port=getattr(args, "port", None)
@@ -65,7 +65,7 @@ def run_collector(args: argparse.Namespace) -> int:
 
 def run_send(args: argparse.Namespace) -> int:
     """Ship a log file to the collector; print how many events it accepted."""
-    from ingest.send import send_file
+    from squall.ingest.send import send_file
 
     settings, _ = _settings(args)
     url = args.url or f"http://{settings.collector_host}:{settings.collector_port}"

@@ -38,8 +38,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ingest.exceptions import CollectorConfigError
-from ingest.source.formats import Limits
+from squall.ingest.exceptions import CollectorConfigError
+from squall.ingest.source.formats import Limits
 from squall.settings import Settings
 
 __all__ = ["CollectorConfig", "load_config"]

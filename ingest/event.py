@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-__all__ = ["Event", "make_event"]
+__all__ = ["Event"]
 
 
 class Event(TypedDict):
@@ -17,8 +17,3 @@ class Event(TypedDict):
 
     headers: dict[str, str]
     body: str
-
-
-def make_event(body: str, headers: dict[str, str] | None = None) -> Event:
-    """An event with a fresh headers dict (interceptors may add to it)."""
-    return {"headers": dict(headers or {}), "body": body}

@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ingest.event import Event
-from ingest.exceptions import CollectorConfigError
+from squall.ingest.event import Event
+from squall.ingest.exceptions import CollectorConfigError
 
 __all__ = ["Interceptor", "InterceptorChain", "build_chain", "build_interceptor"]
 

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from ingest.channels.base import ChannelStats
+from squall.ingest.channels.base import ChannelStats
 
 __all__ = ["IngestMetrics"]
 

@@ -19,9 +19,9 @@ import threading
 import time
 from typing import Any
 
-from ingest.channels.base import Channel
-from ingest.metrics import IngestMetrics
-from ingest.sinks.base import Sink
+from squall.ingest.channels.base import Channel
+from squall.ingest.metrics import IngestMetrics
+from squall.ingest.sinks.base import Sink
 
 __all__ = ["SinkRunner"]
 

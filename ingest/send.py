@@ -18,7 +18,7 @@ from typing import BinaryIO
 import httpx
 from tqdm import tqdm
 
-from ingest.exceptions import SendFailed
+from squall.ingest.exceptions import SendFailed
 
 __all__ = ["send_file"]
 

@@ -24,10 +24,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from serve.exceptions import InvalidQuery, StoreError, StoreUnavailable
-from serve.intervals import format_time
-from serve.query import parse_query
-from serve.store import Store
+from squall.serve.exceptions import InvalidQuery, StoreError, StoreUnavailable
+from squall.serve.intervals import format_time
+from squall.serve.query import parse_query
+from squall.serve.store import Store
 
 __all__ = ["create_app"]
 

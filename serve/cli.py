@@ -29,7 +29,7 @@ def run_serve(args: argparse.Namespace) -> int:
     """Run until interrupted; the store's offsets make a restart resume exactly."""
     import uvicorn
 
-    from serve.service import ServeStage
+    from squall.serve.service import ServeStage
 
     settings = serve_settings(args)
     with ServeStage(settings) as stage:

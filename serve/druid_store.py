@@ -1,12 +1,12 @@
 """The Druid store: the query API's queries as Druid native queries (``druid://HOST:PORT``).
 
 Apache Druid holds the aggregate rows in datasource ``log_metrics``, ingested by its Kafka
-supervisor from ``logs.metrics`` (serve.druid_spec), so this store never writes: the
+supervisor from ``logs.metrics`` (squall.druid_spec), so this store never writes: the
 loader is not used with Druid, and ``write`` says so. Queries go through pydruid to the
 router (or a broker) at ``/druid/v2``:
 
 * every ``OutputMetric`` (serve.query) becomes Druid aggregators over the stored columns
-  (the ones the supervisor rolls up with, serve.druid_spec.aggregator) plus, for sketch
+  (the ones the supervisor rolls up with, squall.druid_spec.aggregator) plus, for sketch
   metrics, a post-aggregator: ``quantilesDoublesSketchToQuantile`` for the latency
   quantiles, ``HLLSketchEstimate`` for unique users; ratios (``error_rate``,
   ``latency_avg``) are an arithmetic ``quotient`` post-aggregator, so topN can rank by them;
@@ -38,13 +38,13 @@ from pydruid.query import Query as DruidQuery
 from pydruid.utils.filters import Filter
 from pydruid.utils.postaggregator import Postaggregator
 
-from serve.druid_spec import DATASOURCE, aggregator
-from serve.exceptions import StoreError, StoreUnavailable, TooManyRows
-from serve.intervals import bucket_starts, format_time, parse_time
-from serve.query import MAX_ROWS, OUTPUT_METRICS, OutputMetric, Query
-from serve.store import Row, Store
+from squall.druid_spec import DATASOURCE, aggregator
 from squall.exceptions import ConfigError
 from squall.schema import METRICS
+from squall.serve.exceptions import StoreError, StoreUnavailable, TooManyRows
+from squall.serve.intervals import bucket_starts, format_time, parse_time
+from squall.serve.query import MAX_ROWS, OUTPUT_METRICS, OutputMetric, Query
+from squall.serve.store import Row, Store
 
 __all__ = ["DruidStore", "compile_query"]
 

@@ -36,13 +36,13 @@ from typing import Any
 
 import duckdb
 
-from serve import rollup
-from serve.exceptions import StoreError, StoreUnavailable, TooManyRows
-from serve.intervals import bucket_starts, format_time
-from serve.query import MAX_ROWS, OUTPUT_METRICS, OutputMetric, Query
-from serve.sketches import hll_estimate, quantile
-from serve.store import OffsetStore, Row
 from squall.schema import DIMENSIONS, METRICS, TIME_COLUMN
+from squall.serve import rollup
+from squall.serve.exceptions import StoreError, StoreUnavailable, TooManyRows
+from squall.serve.intervals import bucket_starts, format_time
+from squall.serve.query import MAX_ROWS, OUTPUT_METRICS, OutputMetric, Query
+from squall.serve.sketches import hll_estimate, quantile
+from squall.serve.store import OffsetStore, Row
 
 __all__ = ["TABLES", "DuckDBStore", "Table"]
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from serve.exceptions import BadInterval
+from squall.serve.exceptions import BadInterval
 
 __all__ = [
     "GRANULARITIES",

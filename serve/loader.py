@@ -27,11 +27,11 @@ from typing import Any
 
 import orjson
 
-from serve.exceptions import InvalidRow, ServeError
-from serve.rollup import decode_rows
-from serve.store import OffsetStore
 from squall.broker.base import Broker, Consumer, Record, TopicPartition
 from squall.exceptions import SquallError
+from squall.serve.exceptions import InvalidRow, ServeError
+from squall.serve.rollup import decode_rows
+from squall.serve.store import OffsetStore
 
 __all__ = ["DEFAULT_GROUP", "Loader"]
 

@@ -36,9 +36,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
-from serve.exceptions import InvalidQuery, TooManyRows, UnknownName
-from serve.intervals import GRANULARITIES, Granularity, bucket_count, parse_interval
 from squall.schema import DIMENSIONS, METRICS
+from squall.serve.exceptions import InvalidQuery, ServeError, TooManyRows, UnknownName
+from squall.serve.intervals import GRANULARITIES, Granularity, bucket_count, parse_interval
 
 __all__ = [
     "MAX_ROWS",
@@ -110,10 +110,23 @@ _KIND_FOR_OP = {
     "quantile": "quantiles",
     "distinct": "hll",
 }
-_STORED = {m.name: m.kind for m in METRICS}
-for _m in OUTPUT_METRICS.values():
-    for _c in _m.columns:
-        assert _STORED.get(_c) == _KIND_FOR_OP[_m.op], f"{_m.name}: column {_c} not in schema"
+
+
+def _check_against_schema() -> None:
+    """Fail at import (a programming error, whatever ``python -O`` says) when an output
+    metric reads a column the schema does not store, or stores as another kind."""
+    stored = {m.name: m.kind for m in METRICS}
+    for metric in OUTPUT_METRICS.values():
+        for column in metric.columns:
+            if stored.get(column) != _KIND_FOR_OP[metric.op]:
+                raise ServeError(
+                    f"output metric {metric.name!r} reads column {column!r} as "
+                    f"{_KIND_FOR_OP[metric.op]}, but squall.schema stores "
+                    f"{stored.get(column) or 'no such column'}; fix one of them"
+                )
+
+
+_check_against_schema()
 
 
 class QueryModel(BaseModel):

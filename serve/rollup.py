@@ -15,10 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from serve.exceptions import InvalidRow
-from serve.intervals import parse_time
-from serve.sketches import decode_sketch, merge_hll, merge_quantiles
 from squall.schema import DIMENSIONS, METRICS, TIME_COLUMN
+from squall.serve.exceptions import InvalidRow
+from squall.serve.intervals import parse_time
+from squall.serve.sketches import decode_sketch, merge_hll, merge_quantiles
 
 __all__ = ["Accumulator", "Key", "add_stored", "decode_rows", "finish", "project"]
 

@@ -13,12 +13,11 @@ import logging
 
 from fastapi import FastAPI
 
-from serve.app import create_app
-from serve.loader import Loader
-from serve.store import OffsetStore, Store, open_store
-from squall.broker import Broker, open_broker
+from squall.broker import Broker, ensure_topics, open_broker
+from squall.serve.app import create_app
+from squall.serve.loader import Loader
+from squall.serve.store import OffsetStore, Store, open_store
 from squall.settings import Settings
-from squall.topics import ensure_topics
 
 __all__ = ["ServeStage"]
 

@@ -17,8 +17,8 @@ from collections.abc import Iterable
 
 from datasketches import hll_sketch, hll_union, quantiles_doubles_sketch, tgt_hll_type
 
-from serve.exceptions import InvalidRow
 from squall.schema import HLL_LG_K, QUANTILES_K
+from squall.serve.exceptions import InvalidRow
 
 __all__ = [
     "decode_sketch",

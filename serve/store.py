@@ -27,8 +27,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from serve.query import MAX_ROWS, Query
 from squall.exceptions import ConfigError
+from squall.serve.query import MAX_ROWS, Query
 
 __all__ = ["OffsetStore", "Row", "Store", "open_store"]
 
@@ -87,12 +87,12 @@ def open_store(url: str, max_rows: int = MAX_ROWS) -> Store:
     if not sep or not rest:
         raise ConfigError(f"store URL {url!r} is not valid; use duckdb://PATH or druid://HOST:PORT")
     if scheme == "duckdb":
-        from serve.duckdb_store import DuckDBStore
+        from squall.serve.duckdb_store import DuckDBStore
 
         return DuckDBStore(rest, max_rows=max_rows)
     if scheme == "druid":
-        from serve.druid_spec import DATASOURCE
-        from serve.druid_store import DruidStore
+        from squall.druid_spec import DATASOURCE
+        from squall.serve.druid_store import DruidStore
 
         address, _, datasource = rest.partition("/")
         return DruidStore(address, datasource or DATASOURCE, max_rows=max_rows)

@@ -1,7 +1,9 @@
-"""Squall's thin shared layer: settings, the error root, the broker contract and the CLI.
+"""Squall: a real-time log analytics pipeline, one import namespace.
 
-Each stage (ingest/, compute/, serve/) owns its own logic; this package only holds
-what more than one stage must agree on.
+The kernel here (settings, the error root, schema, topics) sits under the broker
+(``squall.broker``), the stages (``squall.ingest``, ``squall.compute``, ``squall.serve``,
+``squall.deploy``, kept in the repository's top-level folders) and the app shell (the
+CLI, the demo). Each imports only from the layers below it (docs/architecture.md).
 """
 
 from squall.exceptions import SquallError

@@ -22,12 +22,12 @@ __all__ = ["build_parser", "main"]
 # subcommand -> "module:function"; the function takes the parsed namespace, returns exit code
 _HANDLERS = {
     "demo": "squall.demo:run_demo",
-    "collector": "ingest.cli:run_collector",
-    "send": "ingest.cli:run_send",
-    "topology": "compute.cli:run_topology",
-    "serve": "serve.cli:run_serve",
-    "stack": "deploy.cli:run_stack",
-    "compose": "deploy.cli:run_compose",
+    "collector": "squall.ingest.cli:run_collector",
+    "send": "squall.ingest.cli:run_send",
+    "topology": "squall.compute.cli:run_topology",
+    "serve": "squall.serve.cli:run_serve",
+    "stack": "squall.deploy.cli:run_stack",
+    "compose": "squall.deploy.cli:run_compose",
 }
 
 
@@ -115,8 +115,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     module_name, _, func_name = _HANDLERS[args.command].partition(":")
     try:
         handler = getattr(importlib.import_module(module_name), func_name)
-    except (ImportError, AttributeError):
-        print(f"squall {args.command}: not available in this version yet", file=sys.stderr)
+    except ModuleNotFoundError as exc:  # a dependency, not the command, is missing
+        print(
+            f"squall {args.command}: the Python package {exc.name!r} is missing; "
+            f"install Squall with its dependencies (`make install`, or `pip install -e .`)",
+            file=sys.stderr,
+        )
         return 2
     try:
         return int(handler(args) or 0)

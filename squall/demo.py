@@ -89,7 +89,7 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"query API  {serve}/api/v1/query")
         print(f"state in {settings.data_dir.resolve()}, logs in {parts.log_dir}")
         if args.replay:
-            from ingest.send import send_file
+            from squall.ingest.send import send_file
 
             before = _visible_events(f"{serve}/api/v1/query")
             started = time.monotonic()

@@ -1,16 +1,14 @@
-"""The pipeline's topics and their partition counts, created idempotently by every
-stage that starts (collector, topology, loader), so start order does not matter."""
+"""The pipeline's topics and their partition counts (``squall.broker.ensure_topics``
+makes them on a broker)."""
 
 from __future__ import annotations
 
-from squall.broker import Broker
 from squall.settings import Settings
 
 __all__ = [
     "DEADLETTER_PARTITIONS",
     "METRICS_PARTITIONS",
     "RAW_PARTITIONS",
-    "ensure_topics",
     "topic_partitions",
 ]
 
@@ -26,8 +24,3 @@ def topic_partitions(settings: Settings) -> dict[str, int]:
         settings.topic_metrics: METRICS_PARTITIONS,
         settings.topic_deadletter: DEADLETTER_PARTITIONS,
     }
-
-
-def ensure_topics(broker: Broker, settings: Settings) -> None:
-    for topic, partitions in topic_partitions(settings).items():
-        broker.create_topic(topic, partitions)

@@ -61,7 +61,7 @@ def druid_stack() -> Iterator[Any]:
     import os
     import socket
 
-    from deploy.stack import druid
+    from squall.deploy.stack import druid
     from squall.exceptions import SquallError
     from squall.settings import load_settings
 
@@ -74,7 +74,7 @@ def druid_stack() -> Iterator[Any]:
             pass
     except OSError:
         try:
-            from deploy.stack import kafka
+            from squall.deploy.stack import kafka
 
             kafka.up(settings)
             stop.append(kafka.down)

@@ -12,7 +12,7 @@ Two ways to commit the position:
 * ``commit="auto"``: the spout commits it itself every ``commit_interval`` seconds
   (at-least-once);
 * ``commit="checkpoint"``: the spout only reports it in ``snapshot()``, and a
-  transactional sink (``BrokerSink``) commits it in the same transaction as the
+  transactional sink (``BrokerBolt``) commits it in the same transaction as the
   output (exactly-once). Losing partitions in a rebalance triggers a checkpoint first,
   so that state built from their records is committed with their offsets.
 
@@ -33,13 +33,13 @@ from itertools import groupby
 from operator import attrgetter
 from typing import Any, Literal
 
-from compute.component import Spout
-from compute.context import TopologyContext
 from squall.broker import Broker, Consumer, Record, TopicPartition, open_broker
+from squall.compute.context import TopologyContext
+from squall.compute.spout import Spout
 
 __all__ = ["BrokerBatchSpout", "BrokerSpout"]
 
-log = logging.getLogger("compute.connectors.spout")
+log = logging.getLogger(__name__)
 
 MsgId = tuple[TopicPartition, int]
 """A tuple's partition and the offset of its (first) record."""

@@ -11,7 +11,7 @@ Unparseable *events* are not errors: the parser returns a reason and the event g
 
 from __future__ import annotations
 
-from compute.exceptions import ComputeError
+from squall.compute.exceptions import ComputeError
 
 __all__ = ["RowFormatError", "SchemaMismatchError"]
 

@@ -34,7 +34,7 @@ __all__ = ["POMS", "SERVICES", "ServiceState", "StackPaths", "paths"]
 POMS = Path(__file__).parent / "poms"
 
 # service name -> module with up/down/status (imported lazily by deploy.cli)
-SERVICES = {"kafka": "deploy.stack.kafka", "druid": "deploy.stack.druid"}
+SERVICES = {"kafka": "squall.deploy.stack.kafka", "druid": "squall.deploy.stack.druid"}
 
 
 @dataclass(frozen=True)

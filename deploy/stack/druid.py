@@ -8,7 +8,7 @@ and starts, in order:
 2. the coordinator, which is also the overlord and hosts the Derby metadata store,
    waiting for ``/status/health``;
 3. broker, historical, indexer and router together, waiting for each one's health;
-4. then submits the Kafka supervisor of datasource ``log_metrics`` (serve.druid_spec,
+4. then submits the Kafka supervisor of datasource ``log_metrics`` (squall.druid_spec,
    generated from squall.schema), which reads ``logs.metrics`` from the Kafka named by
    ``SQUALL_BROKER`` (``kafka://HOST:PORT``; 127.0.0.1:9092 otherwise). Kafka need not
    be up yet: the supervisor retries until the topic exists.
@@ -29,11 +29,11 @@ from typing import Any
 
 import httpx
 
-from deploy.exceptions import ServiceFailed, ServiceTimeout
-from deploy.stack import ServiceState, paths, process, zookeeper
-from deploy.stack.druid_conf import COORDINATOR, DERBY_PORT, HOST, JAVA_OPTIONS, SERVICES
-from deploy.stack.druid_conf import write_conf as _write_conf
-from serve.druid_spec import supervisor_spec
+from squall.deploy.exceptions import ServiceFailed, ServiceTimeout
+from squall.deploy.stack import ServiceState, paths, process, zookeeper
+from squall.deploy.stack.druid_conf import COORDINATOR, DERBY_PORT, HOST, JAVA_OPTIONS, SERVICES
+from squall.deploy.stack.druid_conf import write_conf as _write_conf
+from squall.druid_spec import supervisor_spec
 from squall.settings import Settings
 
 __all__ = [

@@ -9,7 +9,7 @@
    cluster id kept in ``cluster.id``, once;
 5. start ``kafka.Kafka`` detached (pidfile ``kafka.pid``, stdout in ``kafka.log``,
    the broker's own log in ``logs/server.log``) and wait until it serves metadata;
-6. create Squall's topics (``squall.topics.ensure_topics``).
+6. create Squall's topics (``squall.broker.ensure_topics``).
 
 ``down`` sends SIGTERM (a controlled shutdown), waits, then SIGKILL. Data survives
 ``down``; delete ``<stack dir>/kafka`` to start empty.
@@ -34,7 +34,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.stack import POMS, ServiceState, StackPaths, maven, paths, process
+from squall.deploy.stack import POMS, ServiceState, StackPaths, maven, paths, process
 from squall.settings import Settings
 
 __all__ = ["KafkaStack", "down", "status", "up"]
@@ -214,8 +214,8 @@ def serves_metadata(bootstrap: str, timeout_ms: int = 2000) -> bool:
 
 
 def _ensure_topics(stack: KafkaStack, settings: Settings) -> None:
+    from squall.broker import ensure_topics
     from squall.broker.kafka import KafkaBroker
-    from squall.topics import ensure_topics
 
     with KafkaBroker(stack.bootstrap) as broker:
         ensure_topics(broker, settings)

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from deploy.exceptions import DependencyResolutionFailed, MavenNotFound
+from squall.deploy.exceptions import DependencyResolutionFailed, MavenNotFound
 
 __all__ = ["find_maven", "is_resolved", "jars", "resolve"]
 

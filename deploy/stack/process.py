@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy.exceptions import JavaNotFound, PortInUse, ServiceFailed, ServiceTimeout
+from squall.deploy.exceptions import JavaNotFound, PortInUse, ServiceFailed, ServiceTimeout
 
 __all__ = [
     "JvmService",

@@ -10,8 +10,8 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from deploy.stack import POMS, ServiceState, maven, paths, process
-from deploy.stack.druid_conf import LOG4J2_XML
+from squall.deploy.stack import POMS, ServiceState, maven, paths, process
+from squall.deploy.stack.druid_conf import LOG4J2_XML
 from squall.settings import Settings
 
 __all__ = ["ADDRESS", "HOST", "PORT", "down", "healthy", "lib_dir", "service", "status", "up"]

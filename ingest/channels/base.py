@@ -19,7 +19,7 @@ import asyncio
 from abc import ABC, abstractmethod
 from types import TracebackType
 
-from ingest.event import Event
+from squall.ingest.event import Event
 
 __all__ = ["Channel", "ChannelStats", "Transaction"]
 

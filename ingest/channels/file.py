@@ -30,8 +30,8 @@ from pathlib import Path
 
 import orjson
 
-from ingest.channels.base import Channel, ChannelStats, Transaction
-from ingest.channels.wal import (
+from squall.ingest.channels.base import Channel, ChannelStats, Transaction
+from squall.ingest.channels.wal import (
     HEADER,
     RecordInfo,
     encode_record,
@@ -40,8 +40,8 @@ from ingest.channels.wal import (
     segment_name,
     segment_number,
 )
-from ingest.event import Event
-from ingest.exceptions import ChannelCorrupted, ChannelError, ChannelFull
+from squall.ingest.event import Event
+from squall.ingest.exceptions import ChannelCorrupted, ChannelError, ChannelFull
 
 __all__ = ["FileChannel"]
 

@@ -6,9 +6,9 @@ import threading
 import time
 from collections import deque
 
-from ingest.channels.base import Channel, ChannelStats, Transaction
-from ingest.event import Event
-from ingest.exceptions import ChannelFull
+from squall.ingest.channels.base import Channel, ChannelStats, Transaction
+from squall.ingest.event import Event
+from squall.ingest.exceptions import ChannelFull
 
 __all__ = ["MemoryChannel"]
 

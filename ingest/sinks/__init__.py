@@ -1,7 +1,7 @@
 """Sinks: where events go after the channel (broker topic, file, or nowhere)."""
 
-from ingest.sinks.base import Sink
-from ingest.sinks.broker import BrokerSink
-from ingest.sinks.simple import FileSink, NullSink
+from squall.ingest.sinks.base import Sink
+from squall.ingest.sinks.broker import BrokerSink
+from squall.ingest.sinks.simple import FileSink, NullSink
 
 __all__ = ["BrokerSink", "FileSink", "NullSink", "Sink"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from ingest.event import Event
+from squall.ingest.event import Event
 
 __all__ = ["Sink"]
 

@@ -14,11 +14,11 @@ import contextlib
 
 import orjson
 
-from ingest.event import Event
-from ingest.exceptions import SinkError
-from ingest.sinks.base import Sink
 from squall.broker.base import Broker, Producer, open_broker
 from squall.exceptions import SquallError
+from squall.ingest.event import Event
+from squall.ingest.exceptions import SinkError
+from squall.ingest.sinks.base import Sink
 from squall.topics import RAW_PARTITIONS
 
 __all__ = ["BrokerSink"]

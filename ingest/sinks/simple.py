@@ -7,9 +7,9 @@ from pathlib import Path
 
 import orjson
 
-from ingest.event import Event
-from ingest.exceptions import SinkError
-from ingest.sinks.base import Sink
+from squall.ingest.event import Event
+from squall.ingest.exceptions import SinkError
+from squall.ingest.sinks.base import Sink
 
 __all__ = ["FileSink", "NullSink"]
 

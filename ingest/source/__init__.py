@@ -1,7 +1,7 @@
 """The HTTP source: requests -> validated events -> one channel transaction each."""
 
-from ingest.source.auth import TokenAuth
-from ingest.source.formats import Limits
-from ingest.source.http import HttpSource
+from squall.ingest.source.auth import TokenAuth
+from squall.ingest.source.formats import Limits
+from squall.ingest.source.http import HttpSource
 
 __all__ = ["HttpSource", "Limits", "TokenAuth"]

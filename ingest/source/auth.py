@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterable
 
-from ingest.exceptions import Unauthorized
+from squall.ingest.exceptions import Unauthorized
 
 __all__ = ["TokenAuth"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zlib
 
-from ingest.exceptions import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from squall.ingest.exceptions import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 __all__ = ["CHARSETS", "content_type", "decode_text", "gunzip", "utf8_error"]
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import orjson
 
-from ingest.event import Event
-from ingest.exceptions import BadRequest, PayloadTooLarge
+from squall.ingest.event import Event
+from squall.ingest.exceptions import BadRequest, PayloadTooLarge
 
 __all__ = ["Limits", "check_headers", "parse_flume_json", "parse_lines", "parse_ndjson"]
 

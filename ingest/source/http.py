@@ -23,9 +23,9 @@ import orjson
 from fastapi import FastAPI, Request, Response
 from starlette.requests import ClientDisconnect
 
-from ingest.channels.base import Channel
-from ingest.event import Event
-from ingest.exceptions import (
+from squall.ingest.channels.base import Channel
+from squall.ingest.event import Event
+from squall.ingest.exceptions import (
     BadRequest,
     ChannelError,
     ChannelFull,
@@ -33,11 +33,11 @@ from ingest.exceptions import (
     RequestRejected,
     UnsupportedMediaType,
 )
-from ingest.interceptors import InterceptorChain
-from ingest.metrics import IngestMetrics
-from ingest.source.auth import TokenAuth
-from ingest.source.decode import content_type, decode_text, gunzip, utf8_error
-from ingest.source.formats import (
+from squall.ingest.interceptors import InterceptorChain
+from squall.ingest.metrics import IngestMetrics
+from squall.ingest.source.auth import TokenAuth
+from squall.ingest.source.decode import content_type, decode_text, gunzip, utf8_error
+from squall.ingest.source.formats import (
     Limits,
     check_headers,
     parse_flume_json,

@@ -7,6 +7,7 @@ embedded local log (``local://PATH``, SQLite in WAL mode) and Apache Kafka
 
 from squall.broker.base import Broker, Consumer, Producer, Record, TopicPartition, open_broker
 from squall.broker.exceptions import BrokerError, BrokerUnavailable, TransactionAborted
+from squall.broker.topics import ensure_topics
 
 __all__ = [
     "Broker",
@@ -17,5 +18,6 @@ __all__ = [
     "Record",
     "TopicPartition",
     "TransactionAborted",
+    "ensure_topics",
     "open_broker",
 ]

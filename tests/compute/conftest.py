@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from compute import Config, LocalCluster
+from squall.compute import Config, LocalCluster
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from compute import (
+from squall.compute import (
     Bolt,
     Config,
     FailedException,
@@ -290,7 +290,7 @@ def test_an_exception_in_process_fails_the_tree_once(
     topo.spout("s", spout_of(list(range(20)), events))
     topo.bolt("fan", FanOut, parallelism=2).shuffle_grouping("s")
     topo.bolt("boom", Boom, parallelism=3).shuffle_grouping("fan")
-    with caplog.at_level(logging.ERROR, logger="compute"):
+    with caplog.at_level(logging.ERROR, logger="squall.compute"):
         cluster.submit(topo)
         cluster.wait_idle(timeout=20)
 
@@ -319,7 +319,7 @@ def test_failed_exception_fails_without_logging_an_error(
     topo = Topology("refuse")
     topo.spout("s", spout_of(list(range(10)), events))
     topo.bolt("refuse", Refuse, parallelism=2).shuffle_grouping("s")
-    with caplog.at_level(logging.DEBUG, logger="compute"):
+    with caplog.at_level(logging.DEBUG, logger="squall.compute"):
         cluster.submit(topo)
         cluster.wait_idle(timeout=20)
 

@@ -6,11 +6,12 @@ import importlib
 
 import pytest
 
-import compute
+import squall.compute as compute
 from squall.exceptions import SquallError
 
 CORE_MODULES = [
     "acker",
+    "bolt",
     "cluster",
     "component",
     "config",
@@ -19,6 +20,7 @@ CORE_MODULES = [
     "executor",
     "grouping",
     "metrics",
+    "spout",
     "topology",
     "tuple",
     "worker",
@@ -47,29 +49,29 @@ def test_compute_exports_are_pinned() -> None:
         "tumbling",
     ]
     for name in compute.__all__:
-        assert getattr(compute, name) is not None
+        exported = getattr(compute, name)
+        assert exported.__module__.startswith("squall.compute."), f"{name}: {exported.__module__}"
 
 
 @pytest.mark.parametrize("name", CORE_MODULES)
 def test_every_core_module_declares_what_it_exports(name: str) -> None:
-    module = importlib.import_module(f"compute.{name}")
-    assert module.__doc__, f"compute.{name} has no docstring"
+    module = importlib.import_module(f"squall.compute.{name}")
+    assert module.__doc__, f"squall.compute.{name} has no docstring"
     exported = module.__all__
     assert exported and len(set(exported)) == len(exported)
     for item in exported:
-        assert hasattr(module, item), f"compute.{name}.__all__ names missing {item!r}"
+        assert hasattr(module, item), f"squall.compute.{name}.__all__ names missing {item!r}"
 
 
 def test_errors_share_one_root() -> None:
+    assert issubclass(compute.ComputeError, SquallError)
     for error in (
-        compute.ComputeError,
         compute.TopologyError,
         compute.EmitError,
         compute.IdleTimeout,
         compute.FailedException,
     ):
         assert issubclass(error, compute.ComputeError)
-        assert issubclass(error, SquallError)
     assert issubclass(compute.IdleTimeout, TimeoutError)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from compute import (
+from squall.compute import (
     Bolt,
     ComputeError,
     Config,
@@ -23,7 +23,7 @@ from compute import (
     TopologyContext,
     Tuple,
 )
-from compute.topology import TopologySpec
+from squall.compute.topology import TopologySpec
 
 WaitUntil = Callable[..., None]
 
@@ -87,7 +87,7 @@ def test_errors_in_next_tuple_are_logged_and_the_spout_keeps_going(
     topo = Topology("flaky")
     topo.spout("src", Flaky)
     topo.bolt("b", Collect).shuffle_grouping("src")
-    with caplog.at_level(logging.ERROR, logger="compute"):
+    with caplog.at_level(logging.ERROR, logger="squall.compute"):
         cluster.submit(topo)
         cluster.wait_idle(timeout=10)
 
@@ -117,7 +117,7 @@ def test_errors_in_process_are_logged_with_component_and_task(
     topo = Topology("picky")
     topo.spout("s", lambda: Count(log))
     topo.bolt("picky", Picky, parallelism=2).shuffle_grouping("s")
-    with caplog.at_level(logging.ERROR, logger="compute"):
+    with caplog.at_level(logging.ERROR, logger="squall.compute"):
         cluster.submit(topo)
         cluster.wait_idle(timeout=10)
 
@@ -156,7 +156,7 @@ def test_errors_in_tick_and_ack_callbacks_are_logged(
     topo = Topology("callbacks")
     topo.spout("s", lambda: BadAck(log))
     topo.bolt("t", BadTick).shuffle_grouping("s")
-    with caplog.at_level(logging.ERROR, logger="compute"):
+    with caplog.at_level(logging.ERROR, logger="squall.compute"):
         cluster.submit(topo)
         wait_until(lambda: len(ticks) >= 3 and len(log) == 3, what="ticks and acks")
     logged = messages(caplog)
@@ -174,7 +174,7 @@ def test_only_the_first_ten_errors_of_a_task_are_logged(
     topo = Topology("sampled")
     topo.spout("s", Count)
     topo.bolt("b", Always).shuffle_grouping("s")
-    with caplog.at_level(logging.ERROR, logger="compute"):
+    with caplog.at_level(logging.ERROR, logger="squall.compute"):
         cluster.submit(topo)
         cluster.wait_idle(timeout=10)
     assert len(messages(caplog)) == 10

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from compute import Config, TopologyError
+from squall.compute import Config, TopologyError
 
 
 def test_defaults() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from compute import Bolt, Config, LocalCluster, Spout, Topology, TopologyContext, Tuple
+from squall.compute import Bolt, Config, LocalCluster, Spout, Topology, TopologyContext, Tuple
+from squall.compute.worker import Worker
 
 Seen = list[tuple[int, TopologyContext]]  # (id of the instance, its context)
 
@@ -60,6 +61,23 @@ def test_contexts_number_the_tasks() -> None:
     for c in contexts:
         for name, cs in by_component.items():
             assert sorted(c.tasks_of(name)) == sorted(x.task_id for x in cs)
+    assert {c.worker_index for c in contexts} == {0}  # one worker, the first
+
+
+def test_a_worker_tells_its_tasks_its_index() -> None:
+    """A worker process of `--workers N` (here the third) hands its index to every task,
+    e.g. so that a transactional sink's id differs between workers."""
+    seen: Seen = []
+    Src.seen = Mid.seen = seen
+    topo = Topology("ctx")
+    topo.spout("s", Src, parallelism=2)
+    topo.bolt("a", Mid, parallelism=1).shuffle_grouping("s")
+    worker = Worker(topo.build(), Config(message_timeout=7), index=2)
+    worker.start()
+    try:
+        assert sorted(c.worker_index for _, c in seen) == [2, 2, 2]
+    finally:
+        worker.stop()
 
 
 class Counting(Bolt):

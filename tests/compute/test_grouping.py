@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from compute import Bolt, EmitError, LocalCluster, Spout, Topology, TopologyContext, Tuple
-from compute.grouping import stable_hash
+from squall.compute import Bolt, EmitError, LocalCluster, Spout, Topology, TopologyContext, Tuple
+from squall.compute.grouping import stable_hash
 
 Row = tuple[Any, ...]
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from compute.metrics import LatencyHistogram
+from squall.compute.metrics import LatencyHistogram
 
 
 def exact_quantile(data: list[float], q: float) -> float:

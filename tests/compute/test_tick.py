@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from compute import Bolt, Config, LocalCluster, Spout, Topology, TopologyContext, Tuple
+from squall.compute import Bolt, Config, LocalCluster, Spout, Topology, TopologyContext, Tuple
 
 WaitUntil = Callable[..., None]
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from compute import Bolt, ComputeError, LocalCluster, Spout, Topology, TopologyError, Tuple
+from squall.compute import Bolt, ComputeError, LocalCluster, Spout, Topology, TopologyError, Tuple
 
 
 class Words(Spout):

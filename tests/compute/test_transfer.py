@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from compute import Bolt, Config, Spout, Topology
-from compute.context import TopologyContext
-from compute.transfer import MemoryHub, QueueTransport
-from compute.tuple import Tuple
-from compute.worker import Worker
+from squall.compute import Bolt, Config, Spout, Topology
+from squall.compute.context import TopologyContext
+from squall.compute.transfer import MemoryHub, QueueTransport
+from squall.compute.tuple import Tuple
+from squall.compute.worker import Worker
 
 N = 3000
 

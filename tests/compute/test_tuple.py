@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from compute import Tuple
+from squall.compute import Tuple
 
 
 def make(roots: dict[int, int] | None = None) -> Tuple:

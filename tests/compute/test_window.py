@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from compute import (
+from squall.compute import (
     Bolt,
     ComputeError,
     Config,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from compute import Bolt, Config, LocalCluster, Spout, Topology, TopologyContext, Tuple
+from squall.compute import Bolt, Config, LocalCluster, Spout, Topology, TopologyContext, Tuple
 
 LOG = Path(__file__).parents[1] / "data" / "apache_logs"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy.stack import druid, zookeeper
-from deploy.stack.druid_conf import SERVICES, write_conf
+from squall.deploy.stack import druid, zookeeper
+from squall.deploy.stack.druid_conf import SERVICES, write_conf
 from squall.settings import Settings, load_settings
 
 PORTS = {"coordinator": 8081, "broker": 8082, "historical": 8083, "indexer": 8091, "router": 8888}

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from deploy.exceptions import JavaNotFound, PortInUse
-from deploy.stack import StackPaths, kafka, paths, process
 from squall.broker.kafka import KafkaBroker
+from squall.deploy.exceptions import JavaNotFound, PortInUse
+from squall.deploy.stack import StackPaths, kafka, paths, process
 from squall.settings import load_settings
 from squall.topics import topic_partitions
 

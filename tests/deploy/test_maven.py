@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy.exceptions import DependencyResolutionFailed, MavenNotFound
-from deploy.stack import maven
+from squall.deploy.exceptions import DependencyResolutionFailed, MavenNotFound
+from squall.deploy.stack import maven
 
 pytestmark = pytest.mark.usefixtures("java_and_maven")
 

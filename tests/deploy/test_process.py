@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy.exceptions import JavaNotFound, PortInUse, ServiceFailed
-from deploy.stack import process
+from squall.deploy.exceptions import JavaNotFound, PortInUse, ServiceFailed
+from squall.deploy.stack import process
 
 pytestmark = pytest.mark.usefixtures("java_and_maven")
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from datasketches import quantiles_doubles_sketch
 
-from compute.topologies.log_metrics.route import template_route
+from squall.compute.topologies.log_metrics.route import template_route
 from squall.schema import QUANTILES_K
 from squall.traffic import generate_events
 
@@ -246,7 +246,7 @@ def test_kill_9_of_the_collector_loses_nothing_and_counts_once(pipeline: Pipelin
 @pytest.mark.kafka
 @pytest.mark.parametrize("pipeline", ["kafka", "confluent"], indirect=True)
 def test_kafka_stopped_for_20_seconds_mid_run_loses_nothing(pipeline: Pipeline) -> None:
-    from deploy.stack import kafka as kafka_stack
+    from squall.deploy.stack import kafka as kafka_stack
     from squall.settings import load_settings
 
     stack = load_settings()  # the broker `make test` started (`squall stack up kafka`)

@@ -16,11 +16,11 @@ import orjson
 import pytest
 import uvicorn
 
-from ingest.agent import Agent
-from ingest.channels import Channel
-from ingest.event import Event
-from ingest.exceptions import SinkError
-from ingest.sinks import FileSink
+from squall.ingest.agent import Agent
+from squall.ingest.channels import Channel
+from squall.ingest.event import Event
+from squall.ingest.exceptions import SinkError
+from squall.ingest.sinks import FileSink
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:

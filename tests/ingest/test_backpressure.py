@@ -9,9 +9,9 @@ from pathlib import Path
 
 import httpx
 
-from ingest.agent import Agent
-from ingest.channels import FileChannel
-from ingest.send import send_file
+from squall.ingest.agent import Agent
+from squall.ingest.channels import FileChannel
+from squall.ingest.send import send_file
 
 from .conftest import GateSink, channel_state, wait_for
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import httpx
 import orjson
 
-from ingest.agent import Agent
-from ingest.channels import FileChannel
-from ingest.interceptors import build_chain
-from ingest.sinks import BrokerSink
 from squall.broker import open_broker
+from squall.ingest.agent import Agent
+from squall.ingest.channels import FileChannel
+from squall.ingest.interceptors import build_chain
+from squall.ingest.sinks import BrokerSink
 
 from .conftest import wait_for
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.channels import FileChannel
-from ingest.event import Event
-from ingest.exceptions import ChannelCorrupted, ChannelFull
+from squall.ingest.channels import FileChannel
+from squall.ingest.event import Event
+from squall.ingest.exceptions import ChannelCorrupted, ChannelFull
 
 
 def events(prefix: str, n: int) -> list[Event]:

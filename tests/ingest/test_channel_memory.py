@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.channels import MemoryChannel
-from ingest.exceptions import ChannelFull
+from squall.ingest.channels import MemoryChannel
+from squall.ingest.exceptions import ChannelFull
 
 
 def put(ch: MemoryChannel, *bodies: str) -> None:

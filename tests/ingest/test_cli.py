@@ -8,11 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ingest.agent import Agent
-from ingest.channels import MemoryChannel
-from ingest.exceptions import SendFailed
-from ingest.send import send_file
 from squall.cli import main
+from squall.ingest.agent import Agent
+from squall.ingest.channels import MemoryChannel
+from squall.ingest.exceptions import SendFailed
+from squall.ingest.send import send_file
 
 from .conftest import GateSink, wait_for
 

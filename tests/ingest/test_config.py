@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest import build_agent, load_config
-from ingest.channels import FileChannel, MemoryChannel
-from ingest.exceptions import CollectorConfigError
-from ingest.sinks import FileSink
+from squall.ingest import build_agent, load_config
+from squall.ingest.channels import FileChannel, MemoryChannel
+from squall.ingest.exceptions import CollectorConfigError
+from squall.ingest.sinks import FileSink
 from squall.settings import load_settings
 
 TOML = """

@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 
-from ingest.event import Event
-from ingest.exceptions import CollectorConfigError
-from ingest.interceptors import build_chain, build_interceptor
+from squall.ingest.event import Event
+from squall.ingest.exceptions import CollectorConfigError
+from squall.ingest.interceptors import build_chain, build_interceptor
 
 
 def evs(*bodies: str, **headers: str) -> list[Event]:

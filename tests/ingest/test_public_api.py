@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import ingest
-import ingest.channels
-import ingest.exceptions
-import ingest.sinks
-import ingest.source
+import squall.ingest as ingest
 
 
 def test_exported_names() -> None:

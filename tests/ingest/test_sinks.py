@@ -7,11 +7,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ingest.channels import Channel, FileChannel, MemoryChannel
-from ingest.event import Event
-from ingest.exceptions import SinkError
-from ingest.runner import SinkRunner
-from ingest.sinks import FileSink, Sink
+from squall.ingest.channels import Channel, FileChannel, MemoryChannel
+from squall.ingest.event import Event
+from squall.ingest.exceptions import SinkError
+from squall.ingest.runner import SinkRunner
+from squall.ingest.sinks import FileSink, Sink
 
 from .conftest import wait_for
 

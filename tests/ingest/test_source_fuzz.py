@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.agent import Agent
-from ingest.channels import MemoryChannel
-from ingest.sinks import NullSink
-from ingest.source import Limits
+from squall.ingest.agent import Agent
+from squall.ingest.channels import MemoryChannel
+from squall.ingest.sinks import NullSink
+from squall.ingest.source import Limits
 
 from .conftest import LiveServer
 

@@ -13,10 +13,10 @@ import httpx
 import orjson
 import pytest
 
-from ingest.agent import Agent
-from ingest.channels import FileChannel
-from ingest.interceptors import build_chain
-from ingest.source import Limits
+from squall.ingest.agent import Agent
+from squall.ingest.channels import FileChannel
+from squall.ingest.interceptors import build_chain
+from squall.ingest.source import Limits
 
 from .conftest import GateSink, channel_state
 

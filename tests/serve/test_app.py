@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from serve.app import create_app
-from serve.store import Store
+from squall.serve.app import create_app
+from squall.serve.store import Store
 
 QUERY = {
     "queryType": "timeseries",

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from serve.app import create_app
-from serve.store import Store
+from squall.serve.app import create_app
+from squall.serve.store import Store
 
 BROWSER = next(
     (shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)),

@@ -32,14 +32,13 @@ import httpx
 import orjson
 import pytest
 
-from deploy.stack import druid, process
-from serve.druid_store import DruidStore
-from serve.exceptions import StoreError
-from serve.query import parse_query
-from squall.broker import open_broker
+from squall.broker import ensure_topics, open_broker
+from squall.deploy.stack import druid, process
 from squall.processes import ProcessGroup, child_env
+from squall.serve.druid_store import DruidStore
+from squall.serve.exceptions import StoreError
+from squall.serve.query import parse_query
 from squall.settings import Settings
-from squall.topics import ensure_topics
 from squall.traffic import generate_events
 
 pytestmark = [pytest.mark.druid, pytest.mark.timeout(900)]

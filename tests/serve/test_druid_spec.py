@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from serve.druid_spec import data_schema, supervisor_spec
-from serve.druid_store import DruidStore, compile_query
-from serve.exceptions import StoreError, StoreUnavailable
-from serve.query import OUTPUT_METRICS, parse_query
-from serve.store import open_store
+from squall.druid_spec import data_schema, supervisor_spec
 from squall.exceptions import ConfigError
 from squall.schema import DIMENSIONS, HLL_LG_K, METRICS, QUANTILES_K, TIME_COLUMN
+from squall.serve.druid_store import DruidStore, compile_query
+from squall.serve.exceptions import StoreError, StoreUnavailable
+from squall.serve.query import OUTPUT_METRICS, parse_query
+from squall.serve.store import open_store
 
 # what each schema kind must become in Druid (the mapping)
 DRUID_TYPE = {

@@ -9,7 +9,7 @@
 * Exactly-once ingestion: the rows go to Kafka in committed transactions, with an aborted
   transaction of extra rows in between; Druid (read_committed) must count none of those.
 
-The rows reach Druid only through Kafka and the supervisor (serve.druid_spec), into a
+The rows reach Druid only through Kafka and the supervisor (squall.druid_spec), into a
 datasource and topic of their own, so the tests never touch ``log_metrics``.
 """
 
@@ -28,11 +28,11 @@ from typing import Any
 import orjson
 import pytest
 
-from deploy.stack import druid
-from serve.druid_store import DruidStore
-from serve.exceptions import StoreError
-from serve.query import parse_query
-from serve.store import Store, open_store
+from squall.deploy.stack import druid
+from squall.serve.druid_store import DruidStore
+from squall.serve.exceptions import StoreError
+from squall.serve.query import parse_query
+from squall.serve.store import Store, open_store
 from squall.settings import Settings
 
 # the first test pays for starting Druid (and resolving its jars on a new machine)
@@ -238,10 +238,10 @@ def test_time_boundary_of_an_unknown_datasource_is_none(druid_stack: Settings) -
 
 
 def test_supervisor_spec_is_the_generated_one(ingested: Settings) -> None:
-    """What the overlord runs is exactly serve.druid_spec's spec for the schema."""
+    """What the overlord runs is exactly squall.druid_spec's spec for the schema."""
     import httpx
 
-    from serve.druid_spec import supervisor_spec
+    from squall.druid_spec import supervisor_spec
 
     got = httpx.get(
         f"{druid.OVERLORD_URL}/druid/indexer/v1/supervisor/{ingested.datasource}", timeout=10

@@ -13,10 +13,10 @@ import duckdb
 import pytest
 from datasketches import hll_sketch, tgt_hll_type
 
-from serve.duckdb_store import TABLES, DuckDBStore
-from serve.exceptions import InvalidRow, StoreError, StoreUnavailable
-from serve.query import parse_query
 from squall.schema import DIMENSIONS, HLL_LG_K, METRICS, TIME_COLUMN
+from squall.serve.duckdb_store import TABLES, DuckDBStore
+from squall.serve.exceptions import InvalidRow, StoreError, StoreUnavailable
+from squall.serve.query import parse_query
 
 EVERYTHING = {
     "queryType": "groupBy",

@@ -8,8 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from serve.exceptions import BadInterval
-from serve.intervals import bucket_count, bucket_starts, format_time, parse_interval, parse_time
+from squall.serve.exceptions import BadInterval
+from squall.serve.intervals import (
+    bucket_count,
+    bucket_starts,
+    format_time,
+    parse_interval,
+    parse_time,
+)
 
 
 @pytest.mark.parametrize(

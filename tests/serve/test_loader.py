@@ -18,13 +18,13 @@ from typing import Any
 import orjson
 import pytest
 
-from serve.app import create_app
-from serve.duckdb_store import DuckDBStore
-from serve.exceptions import StoreError
-from serve.loader import Loader
-from serve.query import parse_query
 from squall.broker import Broker, TopicPartition
 from squall.broker.local import LocalBroker
+from squall.serve.app import create_app
+from squall.serve.duckdb_store import DuckDBStore
+from squall.serve.exceptions import StoreError
+from squall.serve.loader import Loader
+from squall.serve.query import parse_query
 
 TOPIC = "logs.metrics"
 PARTITIONS = 3
@@ -206,9 +206,9 @@ def test_background_thread_and_http(
 
 _CHILD = """
 import sys
-from serve.duckdb_store import DuckDBStore
-from serve.exceptions import StoreError
-from serve.loader import Loader
+from squall.serve.duckdb_store import DuckDBStore
+from squall.serve.exceptions import StoreError
+from squall.serve.loader import Loader
 from squall.broker.local import LocalBroker
 broker = LocalBroker(sys.argv[1], session_timeout=1.0)
 loader = Loader(broker, DuckDBStore(sys.argv[2]), "logs.metrics", "test-loader", max_records=200)

@@ -6,12 +6,12 @@ import importlib
 
 import pytest
 
-import serve
-from serve import exceptions
+import squall.serve as serve
 from squall.exceptions import SquallError
+from squall.serve import exceptions
 
 SURFACE = {
-    "serve": [
+    "squall.serve": [
         "Loader",
         "OffsetStore",
         "Query",
@@ -21,7 +21,7 @@ SURFACE = {
         "open_store",
         "parse_query",
     ],
-    "serve.exceptions": [
+    "squall.serve.exceptions": [
         "BadInterval",
         "InvalidQuery",
         "InvalidRow",
@@ -31,11 +31,11 @@ SURFACE = {
         "TooManyRows",
         "UnknownName",
     ],
-    "serve.store": ["OffsetStore", "Row", "Store", "open_store"],
-    "serve.app": ["create_app"],
-    "serve.cli": ["run_serve", "serve_settings"],
-    "serve.service": ["ServeStage"],
-    "serve.loader": ["DEFAULT_GROUP", "Loader"],
+    "squall.serve.store": ["OffsetStore", "Row", "Store", "open_store"],
+    "squall.serve.app": ["create_app"],
+    "squall.serve.cli": ["run_serve", "serve_settings"],
+    "squall.serve.service": ["ServeStage"],
+    "squall.serve.loader": ["DEFAULT_GROUP", "Loader"],
 }
 
 
@@ -52,4 +52,4 @@ def test_errors_are_rooted_at_squall_error() -> None:
         assert issubclass(getattr(exceptions, name), SquallError)
     assert issubclass(exceptions.TooManyRows, exceptions.InvalidQuery)
     assert issubclass(exceptions.StoreUnavailable, exceptions.StoreError)
-    assert serve.ServeStage.__module__ == "serve.service"
+    assert serve.ServeStage.__module__ == "squall.serve.service"

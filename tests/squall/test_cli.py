@@ -1,6 +1,9 @@
 import subprocess
 import sys
 
+import pytest
+
+from squall import cli
 from squall.cli import build_parser
 
 
@@ -26,3 +29,14 @@ def test_common_flags_work_before_and_after_the_command() -> None:
         ["topology", "run", "log-metrics", "--broker", "kafka://h:1"]
     )
     assert nested.broker == "kafka://h:1"
+
+
+def test_a_missing_dependency_is_named_not_hidden(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A command whose module cannot import a package says which one, and how to fix it."""
+    monkeypatch.setitem(cli._HANDLERS, "serve", "squall_test_no_such_package.cli:run")
+    assert cli.main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "'squall_test_no_such_package' is missing" in err
+    assert "make install" in err

@@ -10,10 +10,10 @@ topology call them, and the stores and tests reuse the row functions.
 
 from __future__ import annotations
 
-from compute.topologies.log_metrics.aggregate import MinuteAggregator
-from compute.topologies.log_metrics.parse import ParsedEvent, Rejected, parse_event
-from compute.topologies.log_metrics.route import template_route
-from compute.topologies.log_metrics.rows import (
+from squall.compute.topologies.log_metrics.aggregate import MinuteAggregator
+from squall.compute.topologies.log_metrics.parse import ParsedEvent, Rejected, parse_event
+from squall.compute.topologies.log_metrics.route import template_route
+from squall.compute.topologies.log_metrics.rows import (
     COLUMNS,
     KEY_COLUMNS,
     Row,

@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from compute.topologies.exceptions import SchemaMismatchError
-from compute.topologies.log_metrics.eventtime import minute_iso
-from compute.topologies.log_metrics.parse import ParsedEvent
-from compute.topologies.log_metrics.rows import Row
-from compute.topologies.log_metrics.sketches import new_latency_sketch, new_users_sketch
+from squall.compute.topologies.exceptions import SchemaMismatchError
+from squall.compute.topologies.log_metrics.eventtime import minute_iso
+from squall.compute.topologies.log_metrics.parse import ParsedEvent
+from squall.compute.topologies.log_metrics.rows import Row
+from squall.compute.topologies.log_metrics.sketches import new_latency_sketch, new_users_sketch
 from squall.schema import DIMENSIONS, METRICS, TIME_COLUMN
 
 __all__ = ["MinuteAggregator"]

@@ -34,8 +34,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from compute.topologies.log_metrics.eventtime import clf_to_ms, epoch_to_ms, iso_to_ms
-from compute.topologies.log_metrics.route import template_route
+from squall.compute.topologies.log_metrics.eventtime import clf_to_ms, epoch_to_ms, iso_to_ms
+from squall.compute.topologies.log_metrics.route import template_route
 
 __all__ = ["UNKNOWN_SERVICE", "ParsedEvent", "Rejected", "parse_event"]
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import orjson
 
-from compute.topologies.exceptions import RowFormatError
-from compute.topologies.log_metrics.sketches import SKETCH_CODECS
+from squall.compute.topologies.exceptions import RowFormatError
+from squall.compute.topologies.log_metrics.sketches import SKETCH_CODECS
 from squall.schema import DIMENSIONS, METRICS, TIME_COLUMN
 
 __all__ = ["COLUMNS", "KEY_COLUMNS", "Row", "decode_row", "encode_row", "merge_rows", "row_key"]

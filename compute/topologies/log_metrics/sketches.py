@@ -23,7 +23,7 @@ from typing import Any
 
 from datasketches import hll_sketch, hll_union, quantiles_doubles_sketch, tgt_hll_type
 
-from compute.topologies.exceptions import RowFormatError
+from squall.compute.topologies.exceptions import RowFormatError
 from squall.schema import HLL_LG_K, QUANTILES_K
 
 __all__ = [

@@ -26,17 +26,17 @@ from typing import Any
 
 import orjson
 
-from compute.component import Bolt
-from compute.config import Config
-from compute.connectors import BrokerBatchSpout, BrokerSink
-from compute.context import Checkpoint, TopologyContext
-from compute.grouping import stable_hash
-from compute.topologies.log_metrics.aggregate import MinuteAggregator
-from compute.topologies.log_metrics.parse import ParsedEvent, Rejected, parse_event
-from compute.topologies.log_metrics.rows import encode_row
-from compute.topology import Topology
-from compute.tuple import Tuple
 from squall.broker import Record, TopicPartition
+from squall.compute.bolt import Bolt
+from squall.compute.config import Config
+from squall.compute.connectors import BrokerBatchSpout, BrokerBolt
+from squall.compute.context import Checkpoint, TopologyContext
+from squall.compute.grouping import stable_hash
+from squall.compute.topologies.log_metrics.aggregate import MinuteAggregator
+from squall.compute.topologies.log_metrics.parse import ParsedEvent, Rejected, parse_event
+from squall.compute.topologies.log_metrics.rows import encode_row
+from squall.compute.topology import Topology
+from squall.compute.tuple import Tuple
 from squall.settings import Settings
 
 __all__ = ["CONFIG", "NAME", "build_topology", "group"]
@@ -207,6 +207,6 @@ def build_topology(settings: Settings, parse_tasks: int = 1, aggregate_tasks: in
     topo.bolt("deadletter", DeadLetterBolt(settings.topic_deadletter)).shuffle_grouping(
         "parse", "invalid"
     )
-    sink = topo.bolt("sink", BrokerSink(url, members, offsets_of="events"))
+    sink = topo.bolt("sink", BrokerBolt(url, members, offsets_of="events"))
     sink.global_grouping("aggregate").global_grouping("deadletter")
     return topo

@@ -56,7 +56,7 @@ def _trim_chunk(
             ).fetchone()
             if oldest_kept_ms is None or oldest_ms >= oldest_kept_ms:
                 return 0  # the common case: nothing to drop, decided by one row
-        cut = start
+        cut: int = start
         freed = 0
         for rid, ts, key_len, value_len in conn.execute(
             "SELECT id, ts, length(key), length(value) FROM records"
@@ -76,4 +76,4 @@ def _trim_chunk(
             "UPDATE partitions SET start_offset = ?, bytes = bytes - ? WHERE tp_id = ?",
             (cut, freed, tp_id),
         )
-        return cut - start
+        return cut - int(start)

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from compute import Config
-from compute.connectors import BrokerBatchSpout, BrokerSpout
-from compute.context import TopologyContext
 from squall.broker import Record, TopicPartition, open_broker
+from squall.compute import Config
+from squall.compute.connectors import BrokerBatchSpout, BrokerSpout
+from squall.compute.context import TopologyContext
 
 TOPIC = "events"
 

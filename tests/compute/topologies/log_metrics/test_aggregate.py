@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 from datasketches import quantiles_doubles_sketch
 
-from compute.topologies.log_metrics.aggregate import MinuteAggregator
-from compute.topologies.log_metrics.parse import ParsedEvent, parse_event
-from compute.topologies.log_metrics.route import template_route
-from compute.topologies.log_metrics.rows import COLUMNS, Row, merge_rows
+from squall.compute.topologies.log_metrics.aggregate import MinuteAggregator
+from squall.compute.topologies.log_metrics.parse import ParsedEvent, parse_event
+from squall.compute.topologies.log_metrics.route import template_route
+from squall.compute.topologies.log_metrics.rows import COLUMNS, Row, merge_rows
 from squall.schema import QUANTILES_K
 
 EPS = quantiles_doubles_sketch.get_normalized_rank_error(QUANTILES_K, False)

@@ -8,7 +8,12 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from compute.topologies.log_metrics.eventtime import clf_to_ms, epoch_to_ms, iso_to_ms, minute_iso
+from squall.compute.topologies.log_metrics.eventtime import (
+    clf_to_ms,
+    epoch_to_ms,
+    iso_to_ms,
+    minute_iso,
+)
 
 T = datetime(2015, 5, 17, 10, 5, 3, 250000, tzinfo=UTC)
 MS = 1431857103250

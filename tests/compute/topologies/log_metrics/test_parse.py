@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from compute.topologies.log_metrics.parse import ParsedEvent, Rejected, parse_event
+from squall.compute.topologies.log_metrics.parse import ParsedEvent, Rejected, parse_event
 
 MS = 1431857103000  # 2015-05-17T10:05:03Z
 LINE = (

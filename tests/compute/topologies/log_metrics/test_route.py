@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from compute.topologies.log_metrics.route import template_route
+from squall.compute.topologies.log_metrics.route import template_route
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,10 @@ import orjson
 import pytest
 from datasketches import quantiles_doubles_sketch
 
-from compute.topologies.exceptions import RowFormatError
-from compute.topologies.log_metrics.aggregate import MinuteAggregator
-from compute.topologies.log_metrics.parse import ParsedEvent
-from compute.topologies.log_metrics.rows import (
+from squall.compute.topologies.exceptions import RowFormatError
+from squall.compute.topologies.log_metrics.aggregate import MinuteAggregator
+from squall.compute.topologies.log_metrics.parse import ParsedEvent
+from squall.compute.topologies.log_metrics.rows import (
     COLUMNS,
     KEY_COLUMNS,
     Row,

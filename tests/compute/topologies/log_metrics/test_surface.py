@@ -9,10 +9,10 @@ from types import ModuleType
 import orjson
 import pytest
 
-import compute.topologies.log_metrics as log_metrics
+import squall.compute.topologies.log_metrics as log_metrics
 import squall.schema
-from compute.topologies.exceptions import RowFormatError, SchemaMismatchError
-from compute.topologies.log_metrics.parse import ParsedEvent
+from squall.compute.topologies.exceptions import RowFormatError, SchemaMismatchError
+from squall.compute.topologies.log_metrics.parse import ParsedEvent
 from squall.schema import METRICS, Metric
 
 PACKAGE = Path(log_metrics.__file__).parent

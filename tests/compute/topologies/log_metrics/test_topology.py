@@ -9,18 +9,18 @@ from typing import Any
 import orjson
 import pytest
 
-import compute.topologies.log_metrics.topology as topology
-from compute import Config
-from compute.context import TopologyContext
-from compute.topologies.log_metrics.parse import ParsedEvent, parse_event
-from compute.topologies.log_metrics.topology import (
+import squall.compute.topologies.log_metrics.topology as topology
+from squall.broker import Record, TopicPartition
+from squall.compute import Config
+from squall.compute.context import TopologyContext
+from squall.compute.topologies.log_metrics.parse import ParsedEvent, parse_event
+from squall.compute.topologies.log_metrics.topology import (
     INTERNAL_ERROR,
     NOT_AN_EVENT,
     EventSpout,
     ParseBolt,
 )
-from compute.tuple import Tuple
-from squall.broker import Record, TopicPartition
+from squall.compute.tuple import Tuple
 from squall.traffic import generate_events
 
 AGGREGATORS = [7, 8, 9]

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from deploy.exceptions import JavaNotFound
-from deploy.stack import process
+from squall.deploy.exceptions import JavaNotFound
+from squall.deploy.stack import process
 
 
 @pytest.fixture(scope="session")

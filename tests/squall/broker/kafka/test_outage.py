@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from deploy.stack import StackPaths, kafka, paths, process
 from squall.broker import BrokerUnavailable, Record, TopicPartition
 from squall.broker.kafka import KafkaBroker
+from squall.deploy.stack import StackPaths, kafka, paths, process
 from squall.settings import load_settings
 
 pytestmark = [pytest.mark.kafka, pytest.mark.usefixtures("java_and_maven")]

@@ -1,4 +1,4 @@
-"""``BrokerSink``: the bolt that writes ``[topic, key, value]`` tuples to the broker.
+"""``BrokerBolt``: the bolt that writes ``[topic, key, value]`` tuples to the broker.
 
 Transactional (the default, exactly-once): records are buffered until the worker's
 checkpoint (``Config.checkpoint_interval``); ``pre_commit`` then writes them and the
@@ -13,21 +13,20 @@ checkpoint or tick.
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
-from compute.component import Bolt
-from compute.context import Checkpoint, TopologyContext
-from compute.exceptions import TopologyError
-from compute.tuple import Tuple
 from squall.broker import Broker, Producer, TopicPartition, open_broker
+from squall.compute.bolt import Bolt
+from squall.compute.context import Checkpoint, TopologyContext
+from squall.compute.exceptions import TopologyError
+from squall.compute.tuple import Tuple
 
-__all__ = ["BrokerSink"]
+__all__ = ["BrokerBolt"]
 
-log = logging.getLogger("compute.connectors.sink")
+log = logging.getLogger(__name__)
 
 
-class BrokerSink(Bolt):
+class BrokerBolt(Bolt):
     """Run with parallelism 1 per worker when transactional: one transaction must hold
     everything the worker produced since the last checkpoint."""
 
@@ -52,12 +51,11 @@ class BrokerSink(Bolt):
     def prepare(self, context: TopologyContext) -> None:
         if self.transactional and context.parallelism != 1:
             raise TopologyError(
-                f"{context.component!r}: a transactional BrokerSink needs parallelism 1"
+                f"{context.component!r}: a transactional BrokerBolt needs parallelism 1"
             )
-        worker = os.environ.get("SQUALL_WORKER_INDEX", "0")
         self._broker: Broker = open_broker(self.broker_url)
         self._producer: Producer = self._broker.producer(
-            transactional_id=f"{self.group}-{context.component}-w{worker}"
+            transactional_id=f"{self.group}-{context.component}-w{context.worker_index}"
             if self.transactional
             else None
         )

@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from squall.compute.component import Component, not_running
+from squall.compute.collector import NOT_RUNNING, OutputCollector
+from squall.compute.component import Component
 from squall.compute.context import Checkpoint, TopologyContext
 from squall.compute.tuple import Tuple
 
@@ -51,7 +52,14 @@ class Bolt(Component):
     def cleanup(self) -> None:
         """Called once when the topology stops (not guaranteed after a crash)."""
 
-    # Replaced per task by the runtime at prepare time (see compute.executor).
+    # -- what the runtime gives the task (squall.compute.collector) ----------------------
+
+    _collector: OutputCollector = NOT_RUNNING
+
+    def attach(self, collector: OutputCollector) -> None:
+        """The runtime calls this before ``prepare``; a test may attach a recorder."""
+        self._collector = collector
+
     def emit(
         self,
         values: Sequence[Any],
@@ -59,7 +67,7 @@ class Bolt(Component):
         stream: str = "default",
     ) -> None:
         """Emit ``values`` on ``stream``, anchored to ``anchors`` (input tuples)."""
-        not_running()
+        self._collector.emit(values, anchors, stream)
 
     def emit_direct(
         self,
@@ -69,12 +77,12 @@ class Bolt(Component):
         stream: str = "default",
     ) -> None:
         """Emit to one task, which must subscribe to ``stream`` with direct_grouping."""
-        not_running()
+        self._collector.emit_direct(task, values, anchors, stream)
 
     def ack(self, tup: Tuple) -> None:
         """Mark ``tup`` processed (only needed with ``auto_ack = False``)."""
-        not_running()
+        self._collector.ack(tup)
 
     def fail(self, tup: Tuple) -> None:
         """Fail ``tup``: its spout tuple's ``fail`` is called (replay)."""
-        not_running()
+        self._collector.fail(tup)

@@ -7,23 +7,18 @@ worker share that thread, so no call may block: ``next_tuple`` returns at once w
 there is nothing to emit, and ``process`` should not wait on I/O longer than it must.
 
 Each task gets its own instance, made from the class (or factory) given to the
-topology; ``emit`` and friends work from ``open``/``prepare`` on.
+topology; ``emit`` and friends work from ``open``/``prepare`` on, through the collector
+the runtime attaches (``squall.compute.collector``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from squall.compute.exceptions import ComputeError
-
-__all__ = ["Component", "Outputs", "not_running"]
+__all__ = ["Component", "Outputs"]
 
 Outputs = Sequence[str] | Mapping[str, Sequence[str]]
-
-
-def not_running(*_args: Any, **_kwargs: Any) -> None:
-    raise ComputeError("emit/ack/fail work only while the topology runs (from open/prepare on)")
 
 
 class Component:

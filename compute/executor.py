@@ -158,8 +158,7 @@ class SpoutExecutor(Executor):
         self.worker_index = 0
         self.done: list[tuple[Any, bool]] = []  # (msg_id, ok) to hand to the spout
         self.complete_latency = LatencyHistogram()
-        spout.emit = self.emit  # type: ignore[method-assign]
-        spout.emit_direct = self.emit_direct  # type: ignore[method-assign]
+        spout.attach(self)
 
     def emit(self, values: Sequence[Any], msg_id: Any = None, stream: str = "default") -> None:
         routes, fields = self._target(stream)
@@ -249,10 +248,7 @@ class BoltExecutor(Executor):
         self.next_tick = 0.0
         self._auto_ack = bolt.auto_ack
         self._settled: Tuple | None = None
-        bolt.emit = self.emit  # type: ignore[method-assign]
-        bolt.emit_direct = self.emit_direct  # type: ignore[method-assign]
-        bolt.ack = self.ack  # type: ignore[method-assign]
-        bolt.fail = self.fail  # type: ignore[method-assign]
+        bolt.attach(self)
 
     def emit(
         self,

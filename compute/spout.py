@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from squall.compute.component import Component, not_running
+from squall.compute.collector import NOT_RUNNING, SpoutOutputCollector
+from squall.compute.component import Component
 from squall.compute.context import TopologyContext
 
 __all__ = ["Spout"]
@@ -53,13 +54,20 @@ class Spout(Component):
     def close(self) -> None:
         """Called once when the topology stops (not guaranteed after a crash)."""
 
-    # Replaced per task by the runtime at open time (see compute.executor).
+    # -- what the runtime gives the task (squall.compute.collector) ----------------------
+
+    _collector: SpoutOutputCollector = NOT_RUNNING
+
+    def attach(self, collector: SpoutOutputCollector) -> None:
+        """The runtime calls this before ``open``; a test may attach a recorder."""
+        self._collector = collector
+
     def emit(self, values: Sequence[Any], msg_id: Any = None, stream: str = "default") -> None:
         """Emit ``values`` on ``stream``; with ``msg_id`` the tuple tree is tracked."""
-        not_running()
+        self._collector.emit(values, msg_id, stream)
 
     def emit_direct(
         self, task: int, values: Sequence[Any], msg_id: Any = None, stream: str = "default"
     ) -> None:
         """Emit to one task, which must subscribe to ``stream`` with direct_grouping."""
-        not_running()
+        self._collector.emit_direct(task, values, msg_id, stream)

@@ -146,10 +146,6 @@ class WindowedBolt(Bolt):
                 f"({context.config.message_timeout}s), or tuples time out in the window"
             )
         self._spec = spec
-        self._runtime_emit = self.emit
-        self._runtime_emit_direct = self.emit_direct
-        self.emit = self._emit_anchored  # type: ignore[method-assign]
-        self.emit_direct = self._emit_direct_anchored  # type: ignore[method-assign]
         self._current: list[Tuple] = []
         self._failed: set[int] = set()
         self._previous: list[Tuple] = []
@@ -164,22 +160,24 @@ class WindowedBolt(Bolt):
         self._watermark = float("-inf")
         self._last_end: float | None = None
 
-    def _emit_anchored(
+    def emit(
         self,
         values: Sequence[Any],
         anchors: Tuple | Sequence[Tuple] | None = None,
         stream: str = "default",
     ) -> None:
-        self._runtime_emit(values, self._current if anchors is None else anchors, stream)
+        """As ``Bolt.emit``; without ``anchors``, anchored to the window's tuples."""
+        self._collector.emit(values, self._current if anchors is None else anchors, stream)
 
-    def _emit_direct_anchored(
+    def emit_direct(
         self,
         task: int,
         values: Sequence[Any],
         anchors: Tuple | Sequence[Tuple] | None = None,
         stream: str = "default",
     ) -> None:
-        self._runtime_emit_direct(
+        """As ``Bolt.emit_direct``; without ``anchors``, anchored to the window's tuples."""
+        self._collector.emit_direct(
             task, values, self._current if anchors is None else anchors, stream
         )
 
@@ -231,7 +229,7 @@ class WindowedBolt(Bolt):
     def _add_timed(self, tup: Tuple) -> None:
         ts = self._timestamp(tup)
         if ts < self._watermark:
-            self._runtime_emit([tup], tup, LATE_STREAM)
+            self._collector.emit([tup], tup, LATE_STREAM)
             self.ack(tup)
             return
         if self.timestamp_field:

@@ -13,6 +13,7 @@ CORE_MODULES = [
     "acker",
     "bolt",
     "cluster",
+    "collector",
     "component",
     "config",
     "context",

@@ -4,7 +4,7 @@ replay after fail, and forgetting revoked partitions."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +31,18 @@ def _context() -> TopologyContext:
 
 
 class Emitted:
-    """Stands in for the runtime's emit: records (values, msg_id) in order."""
+    """Stands in for the runtime's collector: records (values, msg_id) in order."""
 
     def __init__(self) -> None:
         self.tuples: list[tuple[list[Any], Any]] = []
 
-    def __call__(self, values: list[Any], msg_id: Any = None, stream: str = "default") -> None:
+    def emit(self, values: Sequence[Any], msg_id: Any = None, stream: str = "default") -> None:
         self.tuples.append((list(values), msg_id))
+
+    def emit_direct(
+        self, task: int, values: Sequence[Any], msg_id: Any = None, stream: str = "default"
+    ) -> None:
+        raise AssertionError("the broker spouts do not emit direct")
 
 
 @pytest.fixture
@@ -58,8 +63,8 @@ def url(tmp_path: Path) -> str:
 
 def _open(spout: BrokerSpout) -> Emitted:
     emitted = Emitted()
+    spout.attach(emitted)
     spout.open(_context())
-    spout.emit = emitted  # type: ignore[method-assign]
     return emitted
 
 

@@ -4,6 +4,7 @@ takes its batch down."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -39,22 +40,27 @@ def _context(aggregators: list[int]) -> TopologyContext:
 
 
 class Recorder:
-    """Stands in for the runtime's emit and emit_direct."""
+    """Stands in for the runtime's collector."""
 
     def __init__(self, bolt: ParseBolt) -> None:
         self.direct: list[tuple[int, list[Any]]] = []
         self.invalid: list[list[Any]] = []
-        bolt.emit = self.emit  # type: ignore[method-assign]
-        bolt.emit_direct = self.emit_direct  # type: ignore[method-assign]
+        bolt.attach(self)
 
-    def emit(self, values: list[Any], anchors: Any = None, stream: str = "default") -> None:
+    def emit(self, values: Sequence[Any], anchors: Any = None, stream: str = "default") -> None:
         assert stream == "invalid"
-        self.invalid.append(values)
+        self.invalid.append(list(values))
 
     def emit_direct(
-        self, task: int, values: list[Any], anchors: Any = None, stream: str = "default"
+        self, task: int, values: Sequence[Any], anchors: Any = None, stream: str = "default"
     ) -> None:
-        self.direct.append((task, values))
+        self.direct.append((task, list(values)))
+
+    def ack(self, tup: Tuple) -> None:
+        raise AssertionError("the parse bolt acks automatically")
+
+    def fail(self, tup: Tuple) -> None:
+        raise AssertionError("the parse bolt fails by raising")
 
 
 def _batch(events: list[list[Any]]) -> Tuple:

@@ -149,6 +149,23 @@ def test_an_exception_in_on_assign_surfaces_from_poll_after_the_rebalance(
         member.poll()
 
 
+def _commit_in_a_transaction(
+    kafka: KafkaBroker, txn_id: str, out: str, group: str, tp: TopicPartition, offset: int
+) -> None:
+    """One record to ``out`` and ``group``'s ``offset`` for ``tp`` in one transaction;
+    returns once the offset is visible (the commit markers follow commit_transaction)."""
+    producer = kafka.producer(transactional_id=txn_id)
+    producer.begin_transaction()
+    producer.send(out, b"row")
+    producer.send_offsets_to_transaction({tp: offset}, group)
+    producer.commit_transaction()
+    deadline = time.monotonic() + 10
+    while kafka.committed(group, tp) != offset:
+        assert time.monotonic() < deadline, "the transaction's offsets never became visible"
+        time.sleep(0.05)  # polling interval of the check
+    producer.close()
+
+
 def test_offsets_in_a_transaction_carry_the_joined_members_generation(
     kafka: KafkaBroker, unique: Callable[[str], str], poll: Callable[..., None]
 ) -> None:
@@ -164,17 +181,7 @@ def test_offsets_in_a_transaction_carry_the_joined_members_generation(
     assert metadata != nobody  # the joined member's KIP-447 identity
     if isinstance(metadata, ConsumerGroupMetadata):  # kafka-python's is readable
         assert metadata.generation_id >= 0
-    producer = kafka.producer(transactional_id=unique("tx"))
-    producer.begin_transaction()
-    producer.send(out, b"row")
-    producer.send_offsets_to_transaction({TopicPartition(source, 0): 5}, group)
-    producer.commit_transaction()
-    # the commit markers are written just after commit_transaction returns
-    deadline = time.monotonic() + 10
-    while kafka.committed(group, TopicPartition(source, 0)) != 5:
-        assert time.monotonic() < deadline, "the transaction's offsets never became visible"
-        time.sleep(0.05)  # polling interval of the check
-    producer.close()
+    _commit_in_a_transaction(kafka, unique("tx"), out, group, TopicPartition(source, 0), 5)
     member.close()
     assert kafka.group_metadata(group) == nobody  # a closed member gives no identity
 
@@ -195,14 +202,5 @@ def test_a_member_that_lost_its_partitions_and_closed_does_not_refuse_its_succes
     old.close()
     new = kafka.consumer(group, [source])
     poll([new], lambda: bool(new.assignment()))
-    producer = kafka.producer(transactional_id=unique("tx"))
-    producer.begin_transaction()
-    producer.send(out, b"row")
-    producer.send_offsets_to_transaction({TopicPartition(source, 0): 3}, group)
-    producer.commit_transaction()
-    deadline = time.monotonic() + 10
-    while kafka.committed(group, TopicPartition(source, 0)) != 3:
-        assert time.monotonic() < deadline, "the successor's offsets never became visible"
-        time.sleep(0.05)  # polling interval of the check
-    producer.close()
+    _commit_in_a_transaction(kafka, unique("tx"), out, group, TopicPartition(source, 0), 3)
     new.close()

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from datasketches import quantiles_doubles_sketch
 
+from squall.compute.runner import WORKER_INDEX_ENV
 from squall.compute.topologies.log_metrics.route import template_route
 from squall.schema import QUANTILES_K
 from squall.traffic import generate_events
@@ -222,7 +223,7 @@ def test_rebalance_from_one_to_two_workers_is_exact(pipeline: Pipeline) -> None:
     wait_for(lambda: pipeline.total_events() > 0, 60, "the first rows")
     # a second worker joins the group: partitions move while aggregates are in flight
     pipeline.parts.start(
-        "topology-2", "topology", "run", "log-metrics", env={"SQUALL_WORKER_INDEX": "1"}
+        "topology-2", "topology", "run", "log-metrics", env={WORKER_INDEX_ENV: "1"}
     )
     pipeline.post_events(events[12_000:])
     barrier(pipeline, len(events), tag=3)

@@ -64,7 +64,9 @@ class GroupMember(Consumer):
         """Called last by ``close``: from now on ``joined_metadata`` ignores this member."""
         self._assignment = set()
         with _OPEN_LOCK:
-            _OPEN.get((self._where, self.group), weakref.WeakSet()).discard(self)
+            members = _OPEN.get((self._where, self.group))
+            if members is not None:
+                members.discard(self)
 
     # -- rebalances --------------------------------------------------------------------
 

@@ -10,10 +10,7 @@ librdkafka 2.16 does not always honour its own timeout in transactional calls: a
 broker restart, ``send_offsets_to_transaction`` was seen to block for good. So those
 calls run on a helper thread and the producer gives up on them at the deadline
 (marking itself unusable, as when the outcome is unknown); a new producer with the same
-transactional_id settles the transaction. And a transactional producer that saw every
-broker go away renews its client before the next transaction, so that hang is not met
-in the first place (a worker recovers from a Kafka outage in seconds, not after the
-timeout and a restart).
+transactional_id settles the transaction.
 """
 
 from __future__ import annotations
@@ -77,41 +74,27 @@ class ConfluentProducer(TransactionalState):
             "message.timeout.ms": int(self._delivery_s * 1000),
             "reconnect.backoff.max.ms": o.reconnect_backoff_max_ms,
             "logger": _librdkafka_log,
-            "error_cb": self._client_error,
+            "error_cb": _log_error,
             "on_delivery": self._delivered,
         }
         if transactional_id is not None:
             config["transactional.id"] = transactional_id
             config["transaction.timeout.ms"] = o.transaction_timeout_ms
-        self._config = config
+        self._producer = ck.Producer(config)
+        self._produce = self._producer.produce
         self._partitions: dict[str, int] = {}
         self._partition_of = KeyPartitioner()
         self._unserved = 0
         self._error: KafkaError | None = None  # first delivery failure since the last flush
-        self._outage = False  # every broker was unreachable since the last transaction
         self._init_state(transactional_id)
-        self._connect()
-
-    def _connect(self) -> None:
-        """Make the librdkafka client; a transactional one registers its id (which
-        aborts what an earlier client with the same id left open)."""
-        self._producer = ck.Producer(self._config)
-        self._produce = self._producer.produce
-        if self._transactional_id is None:
-            return
-        try:
-            self._bounded(lambda: self._producer.init_transactions(self._block_s), "init")
-        except KafkaException as exc:
-            self._producer.flush(0)
-            raise convert(
-                error_of(exc), f"register transactional id {self._transactional_id!r}", self._where
-            ) from exc
-
-    def _client_error(self, error: KafkaError) -> None:
-        """librdkafka's client-level errors (a broker down, ...): it retries by itself."""
-        if error.code() == KafkaError._ALL_BROKERS_DOWN:
-            self._outage = True
-        log.debug("librdkafka: %s", error)
+        if transactional_id is not None:
+            try:
+                self._bounded(lambda: self._producer.init_transactions(self._block_s), "init")
+            except KafkaException as exc:
+                self._producer.flush(0)
+                raise convert(
+                    error_of(exc), f"register transactional id {transactional_id!r}", self._where
+                ) from exc
 
     def _delivered(self, error: KafkaError | None, _message: Any) -> None:
         # records of an aborted transaction are purged, maybe reported after
@@ -181,13 +164,6 @@ class ConfluentProducer(TransactionalState):
 
     def begin_transaction(self) -> None:
         self._check_transactional("begin_transaction", open_txn=False)
-        self._producer.poll(0)  # serves _client_error: was Kafka gone since the last one?
-        if self._outage:
-            # librdkafka's client that lived through a broker restart may hang in its
-            # next transactional call (module docstring); a fresh one does not
-            log.info("Kafka at %s was unreachable: a fresh transactional client", self._where)
-            self._outage = False
-            self._connect()
         self._txn_call("begin a transaction", self._producer.begin_transaction)  # local
         self._in_txn = True
         self._sendable = True
@@ -288,3 +264,7 @@ class ConfluentProducer(TransactionalState):
             raise BrokerUnavailable(self._unknown_outcome(what, self._where, self._block_s))
         if failure:
             raise failure[0]
+
+
+def _log_error(error: KafkaError) -> None:
+    log.debug("librdkafka: %s", error)

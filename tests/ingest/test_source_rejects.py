@@ -234,24 +234,40 @@ CASES: list[tuple[str, str, dict[str, str], Any, int, str]] = [
         "/events",
         TEXT,
         b"a line",
-        415,
-        "Content-Type 'text/plain' is not accepted at /events",
+        400,
+        "body is not valid JSON.*/events takes Flume JSON events; raw lines go to /v1/logs",
     ),
     (
-        "json-at-logs",
+        "flume-json-at-logs",
         "/v1/logs",
         JSON,
         j([{"body": "x"}]),
-        415,
-        "Content-Type 'application/json' is not accepted at /v1/logs",
+        400,
+        "not an OTLP ExportLogsServiceRequest in OTLP JSON",
     ),
     (
         "form-at-root",
         "/",
         {"content-type": "application/x-www-form-urlencoded"},
         b"a=b",
+        400,
+        "body is not valid JSON",
+    ),
+    (
+        "image-at-logs",
+        "/v1/logs",
+        {"content-type": "image/png"},
+        b"\x89PNG",
         415,
-        "is not accepted at /",
+        "Content-Type 'image/png' is not accepted at /v1/logs",
+    ),
+    (
+        "multipart-at-events",
+        "/events",
+        {"content-type": "multipart/form-data; boundary=x"},
+        b"--x--",
+        415,
+        "Content-Type 'multipart/form-data' is not accepted at /events",
     ),
     ("missing-token", "/events", {**JSON, "authorization": ""}, j([]), 401, "requires a token"),
     (
@@ -393,6 +409,9 @@ def test_malformed_request_is_refused_and_changes_nothing(
         response = client.post(path, content=content, headers=headers)
     assert response.status_code == status, response.text
     doc = response.json()
+    if "code" in doc:  # an OTLP request: a google.rpc.Status, INVALID_ARGUMENT for a 400
+        assert (doc["code"], status) == (3, 400)
+        doc = {"status": status, "error": doc["message"]}
     assert doc["status"] == status
     assert re.search(message, doc["error"]), doc["error"]
     if status == 401:

@@ -1,7 +1,8 @@
 """Squall's Storm-style stream compute tier.
 
 The user's API: ``Topology`` (builder), ``Spout``, ``Bolt``, ``Tuple``, windowed bolts,
-``Config`` and ``LocalCluster``. Everything else (executors, acker, worker) is runtime.
+``Config``, ``LocalCluster`` (one process) and ``ProcessCluster`` (tasks spread over
+``Config.workers`` processes). Everything else (executors, acker, worker) is runtime.
 """
 
 from squall.compute.bolt import Bolt
@@ -16,6 +17,7 @@ from squall.compute.exceptions import (
     TopologyError,
 )
 from squall.compute.metrics import ComponentMetrics
+from squall.compute.process_cluster import ProcessCluster
 from squall.compute.spout import Spout
 from squall.compute.topology import Topology
 from squall.compute.tuple import Tuple
@@ -30,6 +32,7 @@ __all__ = [
     "FailedException",
     "IdleTimeout",
     "LocalCluster",
+    "ProcessCluster",
     "Spout",
     "Topology",
     "TopologyContext",

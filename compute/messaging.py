@@ -17,10 +17,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from multiprocessing import AuthenticationError
 from multiprocessing.connection import Client, Connection, Listener
 
 __all__ = ["SocketTransport"]
@@ -40,6 +42,7 @@ class SocketTransport:
         self._authkey = authkey
         self._inbound: deque[bytes] = deque()
         self._out: dict[int, Connection] = {}
+        self._readers: set[Connection] = set()  # inbound, each read by its own thread
         self._retry_at: dict[int, float] = {}
         self._closed = False
         self.sent = 0  # frames written to a peer
@@ -83,7 +86,7 @@ class SocketTransport:
             return None
         try:
             conn = Client(self._addresses[worker], "AF_UNIX", authkey=self._authkey)
-        except (OSError, EOFError):  # not listening (yet): it is down or starting
+        except (OSError, EOFError, AuthenticationError):  # down, starting, or not ours
             self._retry_at[worker] = now + RECONNECT_EVERY
             return None
         self._out[worker] = conn
@@ -94,7 +97,7 @@ class SocketTransport:
         while not self._closed:
             try:
                 conn = self._listener.accept()
-            except (OSError, EOFError) as exc:  # includes a failed authentication
+            except (OSError, EOFError, AuthenticationError) as exc:
                 if self._closed:
                     return
                 log.warning("worker %d refused a connection: %r", self._index, exc)
@@ -102,6 +105,7 @@ class SocketTransport:
             if self._closed:
                 conn.close()
                 return
+            self._readers.add(conn)
             threading.Thread(
                 target=self._read, args=(conn,), name=f"worker-{self._index}-read", daemon=True
             ).start()
@@ -111,20 +115,24 @@ class SocketTransport:
         try:
             while True:
                 inbound.append(conn.recv_bytes())  # deque appends are thread-safe
-        except (OSError, EOFError):  # the peer went away, perhaps mid-frame
+        except (OSError, EOFError):  # the peer went away (perhaps mid-frame), or close()
             pass
         finally:
+            self._readers.discard(conn)
             conn.close()
 
     def close(self) -> None:
-        """Stop listening and close the outbound connections (readers end with peers)."""
+        """Stop listening and close every connection, as the process's exit would."""
         if self._closed:
             return
         self._closed = True
-        with contextlib.suppress(OSError, EOFError):  # wake the acceptor
+        with contextlib.suppress(OSError, EOFError, AuthenticationError):  # wake the acceptor
             Client(self._addresses[self._index], "AF_UNIX", authkey=self._authkey).close()
         self._acceptor.join(5)
         self._listener.close()
+        for conn in list(self._readers):  # shutdown wakes a thread blocked reading it
+            with contextlib.suppress(OSError), socket.socket(fileno=os.dup(conn.fileno())) as s:
+                s.shutdown(socket.SHUT_RDWR)
         for conn in self._out.values():
             conn.close()
         self._out.clear()

@@ -13,6 +13,7 @@ import os
 import random
 import re
 import signal
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -444,6 +445,17 @@ def test_a_component_that_does_not_pickle_is_refused_with_what_to_do(tmp_path: P
     topo.bolt("local", Local).shuffle_grouping("roots")
     with ProcessCluster(Config(workers=2)) as cluster:
         with pytest.raises(TopologyError, match=r"'local' cannot be sent.*top level"):
+            cluster.submit(topo)
+        assert cluster.topologies == []
+
+
+def test_a_worker_that_cannot_import_a_component_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(ROOT)])
+    topo = word_count(tmp_path)  # its classes live in tests.compute.test_process_cluster
+    with ProcessCluster(Config(workers=2)) as cluster:
+        with pytest.raises(TopologyError, match=r"could not load.*'tests'.*top level of a module"):
             cluster.submit(topo)
         assert cluster.topologies == []
 

@@ -182,7 +182,8 @@ def test_a_killed_worker_is_replaced_and_its_trees_replayed(
     config = Config(workers=2, max_spout_pending=100, message_timeout=2)
     with ProcessCluster(config) as cluster:
         cluster.submit(topo)
-        spout_worker, other = 0, 1  # the spout is task 1, placed on worker 0
+        spout_worker, other = 0, 1
+        assert even_assignment(topo.build(), 2)[1] == spout_worker  # task 1: the spout
         victim = cluster.worker_pids()[other]
         wait_until(lambda: len(records(tmp_path, "acked")) >= 1000, timeout=30, what="acks")
         os.kill(victim, signal.SIGKILL)

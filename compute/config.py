@@ -31,7 +31,8 @@ class Config:
     spout_batch: how many ``next_tuple`` calls a spout task gets per scheduling round
         before the bolts run; larger batches amortise the loop, smaller ones cut latency.
     workers: worker processes a ``ProcessCluster`` spreads the topology's tasks over
-        (Storm's topology.workers, at most 256). ``LocalCluster`` runs one worker.
+        (Storm's topology.workers, at most 256; not with checkpoint_interval).
+        ``LocalCluster`` runs one worker.
     """
 
     message_timeout: float = 30.0

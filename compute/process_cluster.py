@@ -10,6 +10,10 @@ held is lost: trees that crossed it time out after ``Config.message_timeout`` an
 spouts replay them, so processing is at-least-once, as in Storm; a replaced spout
 starts from its own source's position, a replaced bolt with empty state.
 
+A checkpoint is a cut of one worker's thread, so ``Config.checkpoint_interval`` is
+refused with several workers: exactly-once belongs to partition-local workers
+(compute.runner), which run every task of the topology in each process.
+
 Components cross to the workers pickled: classes and factories by module and name,
 instances with their attributes. ``submit`` refuses what does not pickle, and a
 worker that cannot import a component reports it.
@@ -71,7 +75,15 @@ class ProcessCluster:
         spec = topology.build() if isinstance(topology, Topology) else topology
         if spec.name in self._running:
             raise ComputeError(f"a topology named {spec.name!r} is already running; kill it first")
-        running = _Topology(spec, config or self.config, self._context)
+        config = config or self.config
+        if config.checkpoint_interval is not None and config.workers > 1:
+            raise TopologyError(
+                f"topology {spec.name!r}: checkpoint_interval needs every task in one "
+                f"worker (a checkpoint is a cut of one worker's thread; tuples between "
+                f"processes would escape it). For exactly-once, run partition-local "
+                f"workers (compute.runner); with workers > 1, leave checkpoint_interval None"
+            )
+        running = _Topology(spec, config, self._context)
         running.start()
         self._running[spec.name] = running
 
@@ -328,15 +340,19 @@ class _Topology:
 
     def wait_idle(self, deadline: float) -> None:
         previous: list[int] | None = None
+        silent: list[int] = []
         started = time.monotonic()
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
+                down = f"; worker(s) {silent} not answering" if silent else ""
                 raise IdleTimeout(
                     f"topology {self.spec.name!r} not idle after "
                     f"{time.monotonic() - started:.3g}s over {self.config.workers} workers"
+                    f"{down}"
                 )
             replies = self._ask_all("idle", min(left, 1.0) + 1.0, min(left, 1.0))
+            silent = [i for i, r in enumerate(replies) if r is None]
             if all(r is not None and r[0] for r in replies):
                 done = [r[1] for r in replies]
                 if done == previous:

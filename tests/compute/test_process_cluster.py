@@ -469,6 +469,14 @@ def test_a_worker_that_cannot_import_a_component_says_so(
         assert cluster.topologies == []
 
 
+def test_checkpoints_need_every_task_in_one_worker(tmp_path: Path) -> None:
+    with (
+        ProcessCluster(Config(workers=2, checkpoint_interval=1.0)) as cluster,
+        pytest.raises(TopologyError, match=r"checkpoint_interval.*partition-local"),
+    ):
+        cluster.submit(word_count(tmp_path))
+
+
 def test_several_workers_need_a_process_cluster() -> None:
     topo = Topology("one-process")
     topo.spout("roots", Roots("."))

@@ -1,4 +1,6 @@
-"""``LocalCluster``: run topologies inside this process, for development and tests."""
+"""``LocalCluster``: run topologies inside this process, for development and tests.
+
+For a topology's tasks spread over several processes, see ``ProcessCluster``."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import time
 from types import TracebackType
 
 from squall.compute.config import Config
-from squall.compute.exceptions import ComputeError
+from squall.compute.exceptions import ComputeError, TopologyError
 from squall.compute.metrics import ComponentMetrics
 from squall.compute.topology import Topology, TopologySpec
 from squall.compute.worker import Worker
@@ -33,9 +35,16 @@ class LocalCluster:
         """Validate, then start ``topology``; raises TopologyError if it is not valid and
         ComputeError if a component's ``open``/``prepare`` raised."""
         spec = topology.build() if isinstance(topology, Topology) else topology
+        config = config or self.config
+        if config.workers > 1:
+            raise TopologyError(
+                f"LocalCluster runs a topology in one worker, in this process; for "
+                f"Config(workers={config.workers}) use ProcessCluster, which spreads the "
+                f"tasks over that many worker processes"
+            )
         if spec.name in self._workers:
             raise ComputeError(f"a topology named {spec.name!r} is already running; kill it first")
-        worker = Worker(spec, config or self.config)
+        worker = Worker(spec, config)
         worker.start()
         self._workers[spec.name] = worker
 

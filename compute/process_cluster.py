@@ -32,10 +32,10 @@ import tempfile
 import threading
 import time
 from multiprocessing.connection import Connection, wait
-from types import TracebackType
 from typing import Any
 
 from squall.compute import worker_process
+from squall.compute.cluster import Cluster
 from squall.compute.config import Config
 from squall.compute.exceptions import ComputeError, IdleTimeout, TopologyError
 from squall.compute.metrics import ComponentMetrics
@@ -50,7 +50,7 @@ _START_TIMEOUT = 60.0  # seconds for a worker process to import, open and prepar
 _STOP_TIMEOUT = 10.0
 
 
-class ProcessCluster:
+class ProcessCluster(Cluster["_Topology"]):
     """Runs each submitted topology over ``Config.workers`` worker processes.
 
     Use as a context manager so that every worker process is stopped on exit::
@@ -64,17 +64,15 @@ class ProcessCluster:
     """
 
     def __init__(self, config: Config | None = None, start_method: str = "spawn") -> None:
-        self.config = config or Config()
+        super().__init__(config)
         self._context = multiprocessing.get_context(start_method)
-        self._running: dict[str, _Topology] = {}
 
     def submit(self, topology: Topology | TopologySpec, config: Config | None = None) -> None:
         """Validate, start the worker processes and activate the spouts once all are up.
         Raises TopologyError if the topology is not valid or a component cannot be sent
         to a worker process, ComputeError if a component's ``open``/``prepare`` raised."""
         spec = topology.build() if isinstance(topology, Topology) else topology
-        if spec.name in self._running:
-            raise ComputeError(f"a topology named {spec.name!r} is already running; kill it first")
+        self._new(spec.name)
         config = config or self.config
         if config.checkpoint_interval is not None and config.workers > 1:
             raise TopologyError(
@@ -90,7 +88,7 @@ class ProcessCluster:
     def kill(self, name: str, wait: float = 0.0) -> None:
         """Deactivate the spouts, give trees in flight up to ``wait`` seconds, then stop
         the worker processes."""
-        running = self._topology(name)
+        running = self._get(name)
         running.broadcast(("deactivate",))
         if wait > 0:
             with contextlib.suppress(ComputeError):
@@ -104,55 +102,21 @@ class ProcessCluster:
         raises IdleTimeout otherwise. Untracked tuples (emitted without a ``msg_id`` or
         anchors) still in transit between processes are not awaited."""
         deadline = time.monotonic() + timeout
-        for running in [self._topology(name)] if name else list(self._running.values()):
+        for running in [self._get(name)] if name else list(self._running.values()):
             running.wait_idle(deadline)
 
     def metrics(self, name: str | None = None) -> dict[str, ComponentMetrics]:
         """Per component, summed over the live worker processes (what a replaced worker
         counted is gone with it); latencies and capacity are the workers' worst."""
-        return self._topology(self._only(name)).metrics()
+        return self._get(name).metrics()
 
     def worker_pids(self, name: str | None = None) -> list[int]:
         """The process id of each worker, by worker index."""
-        return self._topology(self._only(name)).pids()
+        return self._get(name).pids()
 
     def restarts(self, name: str | None = None) -> int:
         """How many worker processes of the topology were replaced after dying."""
-        return self._topology(self._only(name)).restarts
-
-    @property
-    def topologies(self) -> list[str]:
-        return sorted(self._running)
-
-    def shutdown(self) -> None:
-        for name in list(self._running):
-            self.kill(name)
-
-    def _only(self, name: str | None) -> str:
-        if name is None:
-            if len(self._running) != 1:
-                raise ComputeError(f"name the topology: running are {sorted(self._running)}")
-            return next(iter(self._running))
-        return name
-
-    def _topology(self, name: str) -> _Topology:
-        try:
-            return self._running[name]
-        except KeyError:
-            raise ComputeError(
-                f"no running topology {name!r}; running: {sorted(self._running)}"
-            ) from None
-
-    def __enter__(self) -> ProcessCluster:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.shutdown()
+        return self._get(name).restarts
 
 
 def _payload(spec: TopologySpec) -> bytes:

@@ -130,43 +130,51 @@ def _write(path: Path, lines: list[str]) -> None:
         os.fsync(f.fileno())
 
 
+def _tail_a_file(
+    pipeline: Pipeline,
+    lines: list[str],
+    state: Path,
+    config: str,
+    argv: Callable[[Path], list[str]],
+    service: str,
+) -> None:
+    """Run a shipper that follows a file: half the lines are in the file when it starts,
+    the rest are written during the outage; then every line must be counted once."""
+    state.mkdir()
+    log_file = state / "access.log"
+    _write(log_file, lines[: LINES // 2])
+    conf = state / config
+    conf.write_text(
+        _config(
+            config,
+            file=str(log_file),
+            state=str(state),
+            collector=pipeline.collector,
+            service=service,
+        )
+    )
+    out_log = state / "out.log"
+    with out_log.open("wb") as out:
+        proc = subprocess.Popen(argv(conf), stdout=out, stderr=out, cwd=state)
+    try:
+        _outage(pipeline, lambda: _write(log_file, lines[LINES // 2 :]), proc, out_log)
+        _check(pipeline, service, lines)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def test_syslog_ng(pipeline: Pipeline, apache_log_lines: list[str], tmp_path: Path) -> None:
     binary = shutil.which("syslog-ng")
     if binary is None:
         pytest.fail("syslog-ng is not installed; `make system-packages` installs it")
-    lines = apache_log_lines[:LINES]
-    log_file, state = tmp_path / "access.log", tmp_path / "syslog-ng"
-    state.mkdir()
-    _write(log_file, lines[: LINES // 2])
-    conf = state / "syslog-ng.conf"
-    conf.write_text(
-        _config("syslog-ng.conf", file=str(log_file), collector=pipeline.collector, service="sng")
-    )
-    with (state / "out.log").open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                binary,
-                "-F",
-                "-e",
-                "--no-caps",
-                "-f",
-                str(conf),
-                "-R",
-                str(state / "persist"),
-                "-p",
-                str(state / "pid"),
-                "-c",
-                str(state / "ctl"),
-            ],
-            stdout=out,
-            stderr=out,
-        )
-    try:
-        _outage(pipeline, lambda: _write(log_file, lines[LINES // 2 :]), proc, state / "out.log")
-        _check(pipeline, "sng", lines)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    state = tmp_path / "syslog-ng"
+
+    def argv(conf: Path) -> list[str]:
+        files = ["-R", str(state / "persist"), "-p", str(state / "pid"), "-c", str(state / "ctl")]
+        return [binary, "-F", "-e", "--no-caps", "-f", str(conf), *files]
+
+    _tail_a_file(pipeline, apache_log_lines[:LINES], state, "syslog-ng.conf", argv, "sng")
 
 
 def test_flume(pipeline: Pipeline, apache_log_lines: list[str], tmp_path: Path) -> None:
@@ -176,43 +184,13 @@ def test_flume(pipeline: Pipeline, apache_log_lines: list[str], tmp_path: Path) 
     where = paths(load_settings())
     lib = where.lib_dir("flume")
     maven.resolve(POMS / "flume" / "pom.xml", lib, maven_repo=where.maven_repo)
+
+    def argv(conf: Path) -> list[str]:
+        main = "org.apache.flume.node.Application"
+        return [java, "-Xmx256m", "-cp", f"{lib}/*", main, "-n", "agent", "-f", str(conf)]
+
     lines = apache_log_lines[LINES : 2 * LINES]
-    log_file, state = tmp_path / "access.log", tmp_path / "flume"
-    state.mkdir()
-    _write(log_file, lines[: LINES // 2])
-    conf = state / "flume.conf"
-    conf.write_text(
-        _config(
-            "flume.conf",
-            file=str(log_file),
-            state=str(state),
-            collector=pipeline.collector,
-            service="flume",
-        )
-    )
-    with (state / "out.log").open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                java,
-                "-Xmx256m",
-                "-cp",
-                f"{lib}/*",
-                "org.apache.flume.node.Application",
-                "-n",
-                "agent",
-                "-f",
-                str(conf),
-            ],
-            stdout=out,
-            stderr=out,
-            cwd=state,
-        )
-    try:
-        _outage(pipeline, lambda: _write(log_file, lines[LINES // 2 :]), proc, state / "out.log")
-        _check(pipeline, "flume", lines)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    _tail_a_file(pipeline, lines, tmp_path / "flume", "flume.conf", argv, "flume")
 
 
 def test_opentelemetry_sdk(pipeline: Pipeline, apache_log_lines: list[str]) -> None:

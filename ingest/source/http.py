@@ -20,6 +20,7 @@ be lines (images, multipart, ...).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -185,6 +186,8 @@ class HttpSource:
                 tx.put(events)
                 await tx.commit_async()
         except RequestRejected as exc:
+            if exc.status == 413:
+                await self._drain(request)
             headers = {"www-authenticate": "Bearer"} if exc.status == 401 else None
             return self._rejected(request, exc.status, exc.reason, str(exc), headers, otlp)
         except ChannelFull as exc:
@@ -253,6 +256,23 @@ class HttpSource:
             if not body:
                 raise BadRequest("gzip body decompresses to nothing; send events")
         return body
+
+    async def _drain(self, request: Request) -> None:
+        """Read and drop what is left of a refused body, within the limits' bounds."""
+        left, deadline = self.limits.drain_bytes, time.monotonic() + self.limits.drain_seconds
+        try:
+            while left > 0:
+                timeout = deadline - time.monotonic()
+                if timeout <= 0:
+                    return
+                message = await asyncio.wait_for(request.receive(), timeout)
+                if message["type"] != "http.request":
+                    return  # the client went away
+                left -= len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return
+        except (TimeoutError, ClientDisconnect):
+            return
 
     def _events_body(self, request: Request, body: bytes, media: str, charset: str) -> list[Event]:
         if media not in _JSON_MEDIA and not _is_text(media):

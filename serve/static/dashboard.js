@@ -25,6 +25,7 @@ const fmtInt = (v) => (none(v) ? "–" : NUM.format(Math.round(v)));
 const fmtNum = (v, d = 1) =>
   none(v) ? "–" : Number(v).toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: 0 });
 const fmtPct = (v) => (none(v) ? "–" : (100 * v).toFixed(2) + " %");
+const fmtShare = (part, whole) => (whole ? ((100 * part) / whole).toFixed(1) + " %" : "–");
 const fmtMs = (v) => (none(v) ? "–" : fmtNum(v, v < 10 ? 2 : 1) + " ms");
 function fmtBytes(v) {
   if (none(v)) return "–";
@@ -33,6 +34,8 @@ function fmtBytes(v) {
   while (Math.abs(v) >= 1000 && i < units.length - 1) { v /= 1000; i++; }
   return fmtNum(v, i ? 1 : 0) + " " + units[i];
 }
+// as many decimals as the axis' tick increment needs (0.05 steps: two), at most three
+const axisDigits = (incr) => Math.min(3, Math.max(0, -Math.floor(Math.log10(incr || 1) + 1e-9)));
 const isoMinute = (ms) => new Date(ms).toISOString().slice(0, 16);
 const fmtTime = (ms) => new Date(ms).toISOString().slice(0, 16).replace("T", " ");
 
@@ -185,6 +188,9 @@ function marksPlugin(panel) {
     if (!w) return;
     const { ctx } = u, top = u.bbox.top, height = u.bbox.height;
     ctx.save();
+    ctx.beginPath();
+    ctx.rect(u.bbox.left, top, u.bbox.width, height);
+    ctx.clip();
     ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
     let i = 0;
     while (i < kinds.length) {
@@ -259,7 +265,7 @@ function makeChart(panel) {
   const series = [{ value: (u, v) => (v === null ? "" : fmtTime(v * 1000)) }];
   panel.series.forEach((s, k) => {
     series.push({
-      label: s.label, stroke: s.color, width: 1.5, spanGaps: false, points: { show: false },
+      label: s.label, stroke: s.color, width: 1.5, spanGaps: false,
       fill: stacked ? (k === 0 ? s.color + "99" : undefined) : (panel.series.length === 1 ? s.color + "22" : undefined),
     });
   });
@@ -278,7 +284,7 @@ function makeChart(panel) {
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
     series, bands,
     scales: { x: { time: true }, y: { range: (u, lo, hi) => [0, hi > 0 ? hi * 1.08 : 1] } },
-    axes: [{ ...axis, ...timeAxis }, { ...axis, size: 62, values: (u, splits) => splits.map(panel.def.axisFormat) }],
+    axes: [{ ...axis, ...timeAxis }, { ...axis, size: 62, values: (u, splits, ax, space, incr) => splits.map((v) => panel.def.axisFormat(v, incr)) }],
     legend: { live: false },
     cursor: { drag: { x: true, y: false, setScale: false }, sync: { key: "squall" }, points: { show: false } },
     hooks: { setSelect: [zoomHook] },
@@ -361,14 +367,14 @@ const PANELS = [
       drawChart(panel, series, raw, w);
     },
     stacked: true,
-    axisFormat: (v) => fmtNum(v, 1),
+    axisFormat: (v, incr) => fmtNum(v, axisDigits(incr)),
   },
   {
     ...seriesPanel("errors", ["errors", "error_rate"], {
       empty: noEvents,
       series: () => [{ label: "error rate", metric: "error_rate", color: "#ef4444", format: fmtPct }],
     }),
-    axisFormat: (v) => fmtNum(v * 100, 2) + "%",
+    axisFormat: (v, incr) => fmtNum(v * 100, axisDigits(incr * 100)) + "%",
   },
   {
     ...seriesPanel("latency", ["latency_p50", "latency_p95", "latency_p99"], {
@@ -382,7 +388,7 @@ const PANELS = [
         { label: "p99", metric: "latency_p99", color: "#ef4444", format: fmtMs },
       ],
     }),
-    axisFormat: (v) => fmtNum(v, 1),
+    axisFormat: (v, incr) => fmtNum(v, axisDigits(incr)),
   },
   {
     ...seriesPanel("bytes", ["bytes"], {
@@ -399,7 +405,7 @@ const PANELS = [
       series: () => [{ label: "unique users", metric: "unique_users", color: "#38bdf8",
                        format: (v) => fmtNum(v, 0) }],
     }),
-    axisFormat: (v) => fmtNum(v, 0),
+    axisFormat: (v, incr) => fmtNum(v, axisDigits(incr)),
   },
   topPanel("top-route", "route", "route"),
   topPanel("top-service", "service", "service"),
@@ -412,7 +418,9 @@ function topPanel(id, dimension, heading) {
     id,
     query: (w) => ({ queryType: "topN", interval: w.interval, granularity: "all", dimension,
                      metric: "events", threshold: 10, filter: queryFilter(),
-                     metrics: ["events", "error_rate", "latency_p95", "unique_users"] }),
+                     // exact metrics only: per-row p95 or users would merge a sketch per
+                     // (minute, row) of the window, seconds over a day of data on DuckDB
+                     metrics: ["events", "error_rate", "bytes"] }),
     // the sparklines: the same top values per bucket, once the top values are known
     followUp: (w, result) => {
       const values = result.rows.map((r) => r[dimension]);
@@ -428,7 +436,6 @@ function topPanel(id, dimension, heading) {
       }
       panel.empty.hidden = true;
       panel.table.hidden = false;
-      panel.table.classList.toggle("no-latency", !result.rows.some((r) => r.latency_p95 !== null));
       const series = new Map();
       if (spark) {
         for (const r of spark.rows) {
@@ -444,7 +451,8 @@ function topPanel(id, dimension, heading) {
         if (active.includes(r[dimension])) tr.className = "selected";
         const cells = [
           [r[dimension], ""], [null, "spark"], [fmtInt(r.events), "events"],
-          [fmtPct(r.error_rate), "error-rate"], [fmtMs(r.latency_p95), "p95"], [fmtInt(r.unique_users), "users"],
+          [fmtShare(r.events, ctx.totals.events), "share"], [fmtPct(r.error_rate), "error-rate"],
+          [fmtBytes(r.bytes), "bytes"],
         ];
         for (const [text, cls] of cells) {
           const td = document.createElement("td");
@@ -464,7 +472,7 @@ function topPanel(id, dimension, heading) {
 
 function sparkline(points, w, sparkResult) {
   const canvas = document.createElement("canvas");
-  const W = 90, H = 22, ratio = devicePixelRatio || 1;
+  const W = 64, H = 20, ratio = devicePixelRatio || 1;
   canvas.width = W * ratio; canvas.height = H * ratio;
   canvas.style.width = W + "px"; canvas.style.height = H + "px";
   if (!points || !sparkResult) return canvas;
@@ -480,11 +488,14 @@ function sparkline(points, w, sparkResult) {
   ctx.strokeStyle = "#3b82f6"; ctx.lineWidth = 1.2;
   ctx.beginPath();
   let pen = false;
+  ctx.fillStyle = "#3b82f6";
   xs.forEach(([, v], i) => {
     if (v === null) { pen = false; return; }
     const x = xs.length > 1 ? (i / (xs.length - 1)) * (W - 2) + 1 : W / 2;
     const y = H - 2 - (v / max) * (H - 4);
     if (pen) ctx.lineTo(x, y); else ctx.moveTo(x, y);
+    const alone = (i === 0 || xs[i - 1][1] === null) && (i === xs.length - 1 || xs[i + 1][1] === null);
+    if (alone) ctx.fillRect(x - 1.5, y - 1.5, 3, 3);  // a lone bucket: a dot, not nothing
     pen = true;
   });
   ctx.stroke();
@@ -588,7 +599,7 @@ function setupPanels() {
         panel.table = document.createElement("table");
         const head = document.createElement("thead");
         const tr = document.createElement("tr");
-        for (const [text, cls] of [[def.heading, ""], ["trend", "spark"], ["events", ""], ["error rate", ""], ["p95", "p95"], ["users", ""]]) {
+        for (const [text, cls] of [[def.heading, ""], ["trend", "spark"], ["events", ""], ["share", ""], ["error rate", ""], ["bytes", ""]]) {
           const th = document.createElement("th"); th.textContent = text; if (cls) th.className = cls; tr.append(th);
         }
         head.append(tr);

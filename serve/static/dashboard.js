@@ -34,8 +34,14 @@ function fmtBytes(v) {
   while (Math.abs(v) >= 1000 && i < units.length - 1) { v /= 1000; i++; }
   return fmtNum(v, i ? 1 : 0) + " " + units[i];
 }
-// as many decimals as the axis' tick increment needs (0.05 steps: two), at most three
-const axisDigits = (incr) => Math.min(3, Math.max(0, -Math.floor(Math.log10(incr || 1) + 1e-9)));
+// as many decimals as the axis' tick increment needs (0.25 steps: two), at most three
+function axisDigits(incr) {
+  for (let d = 0; d < 3; d++) {
+    const scaled = (incr || 1) * 10 ** d;
+    if (Math.abs(scaled - Math.round(scaled)) < 1e-6 * scaled) return d;
+  }
+  return 3;
+}
 const isoMinute = (ms) => new Date(ms).toISOString().slice(0, 16);
 const fmtTime = (ms) => new Date(ms).toISOString().slice(0, 16).replace("T", " ");
 
@@ -684,11 +690,16 @@ function banner(kind, text) {
   el.hidden = !kind;
 }
 
+// One refresh loop: a tick started later (a click) takes the loop over from one in flight.
+let loop = 0;
+
 async function tick() {
+  const mine = ++loop;
   clearTimeout(timer);
   timer = null;
   try {
     const done = await refresh();
+    if (mine !== loop) return;
     if (done) {
       refreshes++;
       lastGood = Date.now();
@@ -702,6 +713,7 @@ async function tick() {
       }
     }
   } catch (e) {
+    if (mine !== loop) return;
     failing = true;
     document.body.dataset.state = "error";
     const since = lastGood ? ` The panels show the data as of ${new Date(lastGood).toISOString().slice(11, 19)} UTC.` : "";

@@ -11,13 +11,15 @@
    by Playwright: first render = navigation start to every panel drawn (the page's
    first refresh done), ``--loads`` times; the first load is cold.
 3. Every query the page sent in one refresh, captured from the browser, replayed
-   ``--rounds`` times each through the API: p50 / p99 per panel.
+   ``--rounds`` times each through the API: p50 / p99 per panel. Then again with a
+   filter (``--filtered``, default ``service=web``), 3 rounds.
 
 With ``--url`` it measures a running query API instead (e.g. one on Druid: ``squall
 serve`` with ``SQUALL_STORE=druid://...``), and builds no store.
 
     python -m bench dashboard [--hours 24] [--rate 2000] [--rounds 50] [--loads 5]
-                              [--range 24h] [--url http://127.0.0.1:8200]
+                              [--range 24h] [--filtered service=web]
+                              [--url http://127.0.0.1:8200]
 """
 
 from __future__ import annotations
@@ -125,13 +127,21 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def _measure(url: str, args: argparse.Namespace) -> None:
+    _measure_page(url, args, f"range={args.range}&live=0", args.rounds)
+    if args.filtered:
+        # a filter moves the sketch merges to a bigger projection (service: minute x service
+        # x route) or to the full table (status_class): fewer rounds, they are slow
+        _measure_page(url, args, f"range={args.range}&live=0&{args.filtered}", 3)
+
+
+def _measure_page(url: str, args: argparse.Namespace, state: str, rounds: int) -> None:
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         print("   chromium is not installed (make system-packages): no browser figures")
         return
-    page_url = f"{url}/?range={args.range}&live=0"
+    page_url = f"{url}/?{state}"
     sent: list[dict[str, Any]] = []
     renders = []
     with sync_playwright() as p:
@@ -157,13 +167,13 @@ def _measure(url: str, args: argparse.Namespace) -> None:
             context.close()
         browser.close()
     print(
-        f"   first render ({args.range}): cold {renders[0]:.0f} ms; "
+        f"   /?{state}: first render cold {renders[0]:.0f} ms; "
         f"warm median {statistics.median(renders[1:] or renders):.0f} ms over {len(renders)} loads"
     )
     with httpx.Client(base_url=url, timeout=60) as client:
         for body in sent:
             took = []
-            for _ in range(args.rounds):
+            for _ in range(rounds):
                 began = time.perf_counter()
                 response = client.post("/api/v1/query", json=body)
                 took.append((time.perf_counter() - began) * 1e3)
@@ -179,6 +189,28 @@ def _measure(url: str, args: argparse.Namespace) -> None:
             )
 
 
+def _build(path: Path, args: argparse.Namespace) -> None:
+    began = time.perf_counter()
+    store = open_store(f"duckdb://{path}")
+    rng = random.Random(1)
+    end = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    batch: list[dict[str, Any]] = []
+    count = 0
+    for row in _rows(end, args.hours, args.rate, rng):
+        batch.append(row)
+        if len(batch) == 20_000:
+            store.write(batch)
+            count += len(batch)
+            batch.clear()
+    store.write(batch)
+    count += len(batch)
+    store.close()
+    print(
+        f"   store: {count:,} rows ({args.hours:g} h at {args.rate:,.0f} events/s), "
+        f"{path.stat().st_size / 2**20:.0f} MiB, built in {time.perf_counter() - began:.0f} s"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench dashboard", description=__doc__)
     parser.add_argument("--hours", type=float, default=24.0)
@@ -187,33 +219,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--loads", type=int, default=5, help="page loads for first render")
     parser.add_argument("--range", default="24h", help="the page's time preset")
     parser.add_argument("--url", help="measure this running query API instead")
+    parser.add_argument(
+        "--filtered",
+        default="service=web",
+        help="URL state of a second, filtered measurement ('' for none)",
+    )
+    parser.add_argument(
+        "--store", type=Path, help="keep the DuckDB file here (reused if it exists)"
+    )
     args = parser.parse_args(argv)
     print(f"dashboard: {machine()}")
     if args.url:
         _measure(args.url.rstrip("/"), args)
         return
     with tempfile.TemporaryDirectory(prefix="squall-bench-") as tmp:
-        path = Path(tmp) / "metrics.duckdb"
-        began = time.perf_counter()
-        store = open_store(f"duckdb://{path}")
-        rng = random.Random(1)
-        end = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
-        batch: list[dict[str, Any]] = []
-        count = 0
-        for row in _rows(end, args.hours, args.rate, rng):
-            batch.append(row)
-            if len(batch) == 20_000:
-                store.write(batch)
-                count += len(batch)
-                batch.clear()
-        store.write(batch)
-        count += len(batch)
-        store.close()
-        size = path.stat().st_size / 2**20
-        print(
-            f"   store: {count:,} rows ({args.hours:g} h at {args.rate:,.0f} events/s), "
-            f"{size:.0f} MiB, built in {time.perf_counter() - began:.0f} s"
-        )
+        path = args.store or Path(tmp) / "metrics.duckdb"
+        if path.exists():
+            print(f"   store: {path} as it is ({path.stat().st_size / 2**20:.0f} MiB)")
+        else:
+            _build(path, args)
         with _served(f"duckdb://{path}") as url:
             _measure(url, args)
         print(f"   RSS of this process (store, API, Playwright driver client): {rss_mib():.0f} MiB")

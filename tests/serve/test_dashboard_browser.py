@@ -535,3 +535,42 @@ def test_live_mode_follows_new_data_and_marks_the_filling_minute(
             lines = board.hover("events", 0.999)
             assert lines[0].endswith("UTC · still filling"), lines
             assert all(line.endswith(": " + NO_VALUE) for line in lines[1:]), lines
+
+
+def test_a_token_is_asked_for_and_then_used(
+    gt: Any,
+    events: list[Any],
+    loaded_store: Store,
+    serve_http: Any,
+    dashboard: Callable[[str], Dashboard],
+) -> None:
+    with serve_http(create_app(loaded_store, tokens={"s3cret"})) as client:
+        board = dashboard(base(client))
+        board.page.goto(board.base + "/")
+        board.page.wait_for_function("document.body.dataset.state === 'error'")
+        assert "needs a token" in board.page.locator("#banner").inner_text()
+        form = board.page.locator("#token")
+        assert form.is_visible()
+        board.page.locator("#token-input").fill("s3cret")
+        board.act(lambda: board.page.locator("#token button").click())
+        assert form.is_hidden() and board.page.locator("#banner.down").count() == 0
+        start, end = bounds_of(events)
+        check_totals(board, gt, gt.truth(events, start, end, "all"))
+
+
+def test_each_panel_shows_the_query_it_ran(
+    api: httpx.Client, dashboard: Callable[[str], Dashboard]
+) -> None:
+    board = dashboard(base(api))
+    board.open("/?range=1h&status_class=5xx")
+    for panel in ("totals", *PANELS):
+        box = board.page.locator(f'[data-panel="{panel}"] .query')
+        assert box.is_hidden()
+        board.page.locator(f'[data-panel="{panel}"] .show-query').click()
+        assert box.is_visible()
+        shown = json.loads(box.locator("pre").inner_text().split("\n\n")[0])
+        # the JSON as shown is a query the API answers, with the page's filter
+        assert shown["filter"] == {"status_class": "5xx"}
+        response = api.post("/api/v1/query", json=shown)
+        assert response.status_code == 200, response.text
+    board.shoot("queries-shown")

@@ -486,6 +486,12 @@ def test_banner_when_the_store_or_the_api_is_down_and_recovery(
         events_before = board.tile("events")
         banner = board.page.locator("#banner")
         assert banner.is_hidden()
+        # auto-refresh redraws in place: the same chart elements, no blank frame between
+        mark = "for (const el of document.querySelectorAll('.uplot')) el.dataset.mark = 'kept'"
+        board.page.evaluate(mark)
+        board.wait_refreshed(board.refreshes() + 1)
+        kept = board.page.locator('.uplot[data-mark="kept"]').count()
+        assert kept == board.page.locator(".uplot").count() == 5
 
         flaky.down = True
         board.page.wait_for_function("document.body.dataset.state === 'error'")

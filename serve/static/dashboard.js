@@ -583,7 +583,7 @@ function syncControls() {
 // -- the refresh loop --------------------------------------------------------------------
 
 const panels = new Map();
-let generation = 0, timer = null, failing = false, refreshes = 0, lastGood = null;
+let generation = 0, timer = null, failing = false, failures = 0, refreshes = 0, lastGood = null;
 
 function setupPanels() {
   for (const def of [{ id: "totals", table: false }, ...PANELS]) {
@@ -721,7 +721,10 @@ async function tick() {
     for (const p of panels.values()) p.section.classList.add("stale");
     $("status").textContent = "not current";
   }
-  if (state.live || failing) timer = setTimeout(tick, state.refresh * 1000);
+  // the first retry comes soon: a request dropped once (a network change) is not an outage
+  failures = failing ? failures + 1 : 0;
+  const delay = failures === 1 ? Math.min(1, state.refresh) : state.refresh;
+  if (state.live || failing) timer = setTimeout(tick, delay * 1000);
 }
 
 function refreshSoon() {

@@ -11,6 +11,8 @@
 "use strict";
 
 const MIN = 60_000;
+const MAX_ROWS = 10_000; // the query API's limit on one answer
+const MAX_BUCKETS = 2_400; // per chart: ~6.5 years by day, with room for 4 status classes
 const PRESETS = { "15m": 15, "1h": 60, "3h": 180, "6h": 360, "12h": 720, "24h": 1440, "2d": 2880, "7d": 10080 };
 const STEP = { minute: MIN, hour: 60 * MIN, day: 1440 * MIN };
 const FILTER_DIMS = ["service", "route", "status_class", "status"];
@@ -432,6 +434,7 @@ function topPanel(id, dimension, heading) {
       const values = result.rows.map((r) => r[dimension]);
       if (!values.length) return null;
       const spark = sparkGranularityFor(w.end - w.start);
+      if (((w.end - w.start) / STEP[spark]) * values.length > MAX_ROWS) return null; // years
       return { queryType: "groupBy", interval: w.interval, granularity: spark, dimensions: [dimension],
                filter: { ...(queryFilter(dimension) || {}), [dimension]: values }, metrics: ["events"] };
     },
@@ -638,6 +641,10 @@ async function refresh() {
   const mine = ++generation;
   const bounds = await api("/api/v1/time-boundary");
   const w = windowFor(bounds, Date.now());
+  if (w.buckets.length > MAX_BUCKETS) {
+    throw new ApiError("range", `the range ${fmtTime(w.start)} – ${fmtTime(w.end)} is too long ` +
+                       `to chart (${w.buckets.length} ${w.granularity}s); pick one shorter than 6 years`);
+  }
   const totalsQuery = { queryType: "timeseries", interval: w.interval, granularity: "all",
                         filter: queryFilter(), metrics: TOTALS_METRICS };
   const optionQueries = ["service", "route"].map((dim) => ({
@@ -710,10 +717,18 @@ async function tick() {
         failing = false;
         banner("back", "The query API and the store answer again; the panels are current.");
         setTimeout(() => { if (!failing) banner(null); }, 4000);
+      } else if ($("banner").classList.contains("down")) {
+        banner(null); // a complaint about the range, now put right
       }
     }
   } catch (e) {
     if (mine !== loop) return;
+    document.body.dataset.state = "error";
+    if (e.kind === "range") { // nothing to retry: the user has to pick another range
+      banner("down", "Not drawn: " + e.message + ".");
+      for (const p of panels.values()) p.section.classList.add("stale");
+      return;
+    }
     failing = true;
     document.body.dataset.state = "error";
     const since = lastGood ? ` The panels show the data as of ${new Date(lastGood).toISOString().slice(11, 19)} UTC.` : "";

@@ -580,3 +580,15 @@ def test_each_panel_shows_the_query_it_ran(
         response = api.post("/api/v1/query", json=shown)
         assert response.status_code == 200, response.text
     board.shoot("queries-shown")
+
+
+def test_a_range_too_long_to_chart_says_so(
+    api: httpx.Client, dashboard: Callable[[str], Dashboard]
+) -> None:
+    board = dashboard(base(api))
+    board.page.goto(board.base + "/?from=2000-01-01T00:00:00Z&to=2015-05-18T00:00:00Z")
+    board.page.wait_for_function("document.body.dataset.state === 'error'")
+    assert "too long to chart" in board.page.locator("#banner.down").inner_text()
+    board.act(lambda: board.page.locator('#presets button[data-range="data"]').click())
+    assert board.page.locator("#banner").is_hidden()
+    assert set(board.api_statuses) == {200}

@@ -5,6 +5,8 @@
 * ``GET /api/v1/time-boundary``: ``{"minTime", "maxTime"}`` of the stored data (as
   Druid's timeBoundary), so the dashboard can follow replayed, years-old data.
 * ``GET /healthz``: liveness, plus the loader's counters when a loader is attached.
+* ``GET /api/v1/pipeline``: the pipeline's state (serve.pipeline: workers, consumer lag,
+  collector) when the app is given one; ``GET /pipeline`` is its page.
 * ``GET /``: the live dashboard, one page whose script, style and charting library
   (uPlot, vendored under ``serve/static/`` with its licence) come from ``GET /static/...``
   on the same server: nothing from elsewhere, so it works where there is no internet.
@@ -34,6 +36,7 @@ from squall.serve.store import Store
 __all__ = ["create_app"]
 
 _DASHBOARD = Path(__file__).with_name("dashboard.html")
+_PIPELINE = Path(__file__).with_name("pipeline.html")
 _STATIC = Path(__file__).with_name("static")
 _MEDIA_TYPES = {
     ".js": "text/javascript; charset=utf-8",
@@ -71,12 +74,15 @@ def create_app(
     store: Store,
     tokens: Iterable[str] = (),
     health: Callable[[], Mapping[str, Any]] | None = None,
+    pipeline: Callable[[], Mapping[str, Any]] | None = None,
 ) -> FastAPI:
-    """The API over ``store``; ``health`` adds fields (e.g. loader lag) to ``/healthz``."""
+    """The API over ``store``; ``health`` adds fields (e.g. loader lag) to ``/healthz``;
+    ``pipeline`` answers ``/api/v1/pipeline`` (e.g. ``PipelineStatus.read``)."""
     # no Swagger/ReDoc pages: they load scripts from a CDN, and the dashboard must not
     app = FastAPI(title="Squall query API", docs_url=None, redoc_url=None, openapi_url=None)
     auth = _Auth(tokens)
     page = _DASHBOARD.read_bytes()
+    pipeline_page = _PIPELINE.read_bytes()
     # every static file, read once: the URL picks from this table, never from the disk
     static = {
         path.relative_to(_STATIC).as_posix(): (path.read_bytes(), _MEDIA_TYPES[path.suffix])
@@ -143,6 +149,19 @@ def create_app(
     @app.get("/")
     async def dashboard() -> Response:
         return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+    @app.get("/api/v1/pipeline")
+    async def pipeline_status() -> Response:
+        if pipeline is None:
+            return _json(
+                {"error": "this query API watches no pipeline (`squall serve` and the demo do)"},
+                404,
+            )
+        return _json(await run_in_threadpool(pipeline))
+
+    @app.get("/pipeline")
+    async def pipeline_html() -> Response:
+        return HTMLResponse(pipeline_page, headers={"Cache-Control": "no-cache"})
 
     @app.get("/static/{name:path}")
     async def static_file(name: str) -> Response:

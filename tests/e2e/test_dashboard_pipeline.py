@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Pipeline
+from .conftest import Pipeline, wait_for
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -83,3 +85,66 @@ def test_dashboard_follows_a_replay_while_the_pipeline_runs(
     page.screenshot(path=str(path), full_page=True)
     with capsys.disabled():
         print(f"\nscreenshot: {path}")
+
+
+def test_pipeline_page_and_squall_status_show_the_running_pipeline(
+    pipeline: Pipeline, apache_log_lines: list[str], page: Any
+) -> None:
+    """After a replay: logs.raw holds every line and the topology's group has committed
+    them all (no lag), the collector accepted every line, the worker's snapshot shows
+    every spout tuple (a batch of records) parsed and acked; the page and ``squall
+    status`` show the same."""
+    total = len(apache_log_lines)
+    pipeline.post_lines(apache_log_lines, service="web")
+
+    def component(status: dict[str, Any], name: str) -> dict[str, Any]:
+        (worker,) = status["workers"]["snapshots"]
+        found: dict[str, Any] = next(c for c in worker["components"] if c["component"] == name)
+        return found
+
+    def settled() -> bool:
+        status = pipeline.http.get(f"{pipeline.serve}/api/v1/pipeline").json()
+        if len(status["workers"]["snapshots"]) != 1:
+            return False
+        spout, parse = component(status, "events"), component(status, "parse")
+        return (
+            sum(p["end"] for p in status["lag"]["partitions"]) == total
+            and status["lag"]["total"] == 0
+            and status["collector"]["accepted_events"] == total
+            and spout["emitted"] > 0
+            and spout["acked"] == spout["emitted"] == parse["executed"]
+        )
+
+    wait_for(settled, 120, "the workers' snapshots, the lag and the collector to settle")
+    status = pipeline.http.get(f"{pipeline.serve}/api/v1/pipeline").json()
+    (worker,) = status["workers"]["snapshots"]
+    assert worker["topology"] == "log-metrics" and not worker["stale"]
+    spout = component(status, "events")
+    assert spout["failed"] == 0 and component(status, "parse")["failed"] == 0
+
+    page.goto(f"{pipeline.serve}/pipeline")
+    page.wait_for_function("Number(document.body.dataset.refreshes || 0) > 0")
+    rows = page.locator("#workers tbody tr")
+    shown = {
+        r[1]: r for r in (rows.nth(i).locator("td").all_inner_texts() for i in range(rows.count()))
+    }
+    assert shown["events"][3] == f"{spout['emitted']:,}" == shown["events"][4]  # emitted, acked
+    assert shown["parse"][6] == f"{spout['emitted']:,}"  # executed
+    assert page.locator("#lag h2").inner_text().endswith(": 0 records")
+    lag_rows = page.locator("#lag tbody tr")
+    assert lag_rows.count() == len(status["lag"]["partitions"])
+    tiles = page.locator("#collector-tiles .value")
+    assert tiles.first.get_attribute("data-value") == str(total)
+
+    out = subprocess.run(
+        [sys.executable, "-m", "squall", "status"],
+        env=pipeline.parts.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert f"accepted {total:,} events" in out.stdout
+    lag = status["lag"]  # on Kafka, the run's own group and topic
+    assert f"consumer lag of {lag['group']} on {lag['topic']}: 0" in out.stdout
+    assert "worker log-metrics #0" in out.stdout

@@ -592,3 +592,81 @@ def test_a_range_too_long_to_chart_says_so(
     board.act(lambda: board.page.locator('#presets button[data-range="data"]').click())
     assert board.page.locator("#banner").is_hidden()
     assert set(board.api_statuses) == {200}
+
+
+def test_pipeline_page_shows_the_status_it_is_given_as_text(
+    store: Store, serve_http: Any, dashboard: Callable[[str], Dashboard]
+) -> None:
+    evil = "<img src=x onerror=window.__pwned=1>"
+    component = {
+        "component": evil,
+        "tasks": 2,
+        "emitted": 1234,
+        "acked": 1200,
+        "failed": 34,
+        "executed": 1234,
+        "execute_latency_ms": 0.125,
+        "capacity": 0.5,
+        "complete_latency_ms_p50": 2.0,
+        "complete_latency_ms_p99": 9.0,
+    }
+    status = {
+        "time": "2026-12-02T12:00:00Z",
+        "workers": {
+            "topic": "logs.workers",
+            "error": None,
+            "snapshots": [
+                {
+                    "topology": "log-metrics",
+                    "worker": 0,
+                    "host": evil,
+                    "pid": 7,
+                    "age_s": 99.0,
+                    "stale": True,
+                    "components": [component],
+                },
+            ],
+        },
+        "lag": {
+            "topic": "logs.raw",
+            "group": "squall-log-metrics",
+            "error": None,
+            "total": 5,
+            "partitions": [{"partition": 0, "end": 10, "committed": 5, "lag": 5}],
+        },
+        "collector": {"url": "http://c/metrics", "up": False, "error": "http://c/metrics: refused"},
+    }
+    with serve_http(create_app(store, pipeline=lambda: status)) as client:
+        board = dashboard(base(client))
+        board.page.goto(board.base + "/pipeline")
+        board.page.wait_for_function("Number(document.body.dataset.refreshes || 0) > 0")
+        cells = board.page.locator("#workers tbody tr td").all_inner_texts()
+        assert cells[0] == f"log-metrics #0 ({evil}, pid 7) · stale: silent 99 s"
+        assert cells[1:] == [
+            evil,
+            "2",
+            "1,234",
+            "1,200",
+            "34",
+            "1,234",
+            "50.0 %",
+            "0.125",
+            "2",
+            "9",
+        ]
+        assert board.page.locator("#lag tbody td").all_inner_texts() == [
+            "logs.raw[0]",
+            "10",
+            "5",
+            "5",
+        ]
+        assert board.page.locator("#lag h2").inner_text() == (
+            "consumer lag of squall-log-metrics on logs.raw: 5 records"
+        )
+        assert (
+            "not answering: http://c/metrics: refused"
+            in board.page.locator("#collector-tiles").inner_text()
+        )
+        assert board.page.locator("main img").count() == 0
+        assert board.page.evaluate("window.__pwned") is None
+        board.shoot("pipeline")

@@ -6,6 +6,7 @@ import argparse
 import os
 
 from squall.broker import ensure_topics, open_broker
+from squall.compute.reporting import MetricsReporter
 from squall.compute.runner import WORKER_INDEX_ENV, WorkerSupervisor, run_worker, worker_command
 from squall.settings import load_settings
 
@@ -13,7 +14,7 @@ __all__ = ["run_topology"]
 
 
 def run_topology(args: argparse.Namespace) -> int:
-    from squall.compute.topologies.log_metrics.topology import CONFIG, build_topology
+    from squall.compute.topologies.log_metrics.topology import CONFIG, NAME, build_topology
 
     if args.workers < 1:
         print("--workers must be at least 1")
@@ -27,4 +28,12 @@ def run_topology(args: argparse.Namespace) -> int:
         return WorkerSupervisor(worker_command(args.name), args.workers).run()
     # a worker process of `--workers N` learns its place from its supervisor
     index = int(os.environ.get(WORKER_INDEX_ENV, "0"))
-    return run_worker(build_topology(settings), CONFIG, worker_index=index)
+    # its metrics go to the workers topic every few seconds, for `squall status`
+    with open_broker(settings.broker_url) as broker:
+        producer = broker.producer()
+        try:
+            reporter = MetricsReporter(producer, settings.topic_workers, NAME, index)
+            topology = build_topology(settings)
+            return run_worker(topology, CONFIG, worker_index=index, reporter=reporter)
+        finally:
+            producer.close()

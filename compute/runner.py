@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 from squall.compute.config import Config
 from squall.compute.exceptions import ComputeError
+from squall.compute.reporting import MetricsReporter
 from squall.compute.topology import Topology, TopologySpec
 from squall.compute.worker import Worker
 from squall.gc_tuning import WORKER_THRESHOLDS, frozen_gc
@@ -37,9 +38,14 @@ log = logging.getLogger(__name__)
 
 
 def run_worker(
-    topology: Topology, config: Config, max_backoff: float = 30.0, worker_index: int = 0
+    topology: Topology,
+    config: Config,
+    max_backoff: float = 30.0,
+    worker_index: int = 0,
+    reporter: MetricsReporter | None = None,
 ) -> int:
-    """Run until SIGINT/SIGTERM; returns 0.
+    """Run until SIGINT/SIGTERM; returns 0. A ``reporter`` publishes the worker's
+    metrics every few seconds (compute.reporting).
 
     A crash (a bolt's ``pre_commit`` failing because the broker is down, say) discards
     the worker and starts a fresh one, after a back-off that doubles up to
@@ -51,12 +57,17 @@ def run_worker(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     with frozen_gc(WORKER_THRESHOLDS):  # squall.gc_tuning: a third of the CPU otherwise
-        _run_until_stopped(spec, config, stop, max_backoff, worker_index)
+        _run_until_stopped(spec, config, stop, max_backoff, worker_index, reporter)
     return 0
 
 
 def _run_until_stopped(
-    spec: TopologySpec, config: Config, stop: threading.Event, max_backoff: float, index: int
+    spec: TopologySpec,
+    config: Config,
+    stop: threading.Event,
+    max_backoff: float,
+    index: int,
+    reporter: MetricsReporter | None = None,
 ) -> None:
     backoff = 1.0
     while not stop.is_set():
@@ -71,7 +82,8 @@ def _run_until_stopped(
         log.info("topology %r running (pid %d)", spec.name, os.getpid())
         started = time.monotonic()
         while not stop.wait(0.2) and worker.crashed is None:
-            pass
+            if reporter is not None:
+                reporter.due_report(worker.metrics)
         if worker.crashed is None:
             worker.deactivate()
             worker.stop()

@@ -5,7 +5,11 @@
 * ``GET /api/v1/time-boundary``: ``{"minTime", "maxTime"}`` of the stored data (as
   Druid's timeBoundary), so the dashboard can follow replayed, years-old data.
 * ``GET /healthz``: liveness, plus the loader's counters when a loader is attached.
-* ``GET /``: the live dashboard, one static page with no external resources.
+* ``GET /api/v1/pipeline``: the pipeline's state (serve.pipeline: workers, consumer lag,
+  collector) when the app is given one; ``GET /pipeline`` is its page.
+* ``GET /``: the live dashboard, one page whose script, style and charting library
+  (uPlot, vendored under ``serve/static/`` with its licence) come from ``GET /static/...``
+  on the same server: nothing from elsewhere, so it works where there is no internet.
 
 When tokens are configured (``SQUALL_QUERY_TOKENS``) the ``/api/`` routes need
 ``Authorization: Bearer <token>`` (compared in constant time) and answer 401 otherwise;
@@ -32,6 +36,13 @@ from squall.serve.store import Store
 __all__ = ["create_app"]
 
 _DASHBOARD = Path(__file__).with_name("dashboard.html")
+_PIPELINE = Path(__file__).with_name("pipeline.html")
+_STATIC = Path(__file__).with_name("static")
+_MEDIA_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    "": "text/plain; charset=utf-8",  # LICENSE
+}
 MAX_BODY_BYTES = 64 * 1024
 """A query is a small JSON object; anything larger is refused with 413."""
 
@@ -63,12 +74,21 @@ def create_app(
     store: Store,
     tokens: Iterable[str] = (),
     health: Callable[[], Mapping[str, Any]] | None = None,
+    pipeline: Callable[[], Mapping[str, Any]] | None = None,
 ) -> FastAPI:
-    """The API over ``store``; ``health`` adds fields (e.g. loader lag) to ``/healthz``."""
+    """The API over ``store``; ``health`` adds fields (e.g. loader lag) to ``/healthz``;
+    ``pipeline`` answers ``/api/v1/pipeline`` (e.g. ``PipelineStatus.read``)."""
     # no Swagger/ReDoc pages: they load scripts from a CDN, and the dashboard must not
     app = FastAPI(title="Squall query API", docs_url=None, redoc_url=None, openapi_url=None)
     auth = _Auth(tokens)
     page = _DASHBOARD.read_bytes()
+    pipeline_page = _PIPELINE.read_bytes()
+    # every static file, read once: the URL picks from this table, never from the disk
+    static = {
+        path.relative_to(_STATIC).as_posix(): (path.read_bytes(), _MEDIA_TYPES[path.suffix])
+        for path in sorted(_STATIC.rglob("*"))
+        if path.is_file() and path.suffix in _MEDIA_TYPES
+    }
 
     @app.middleware("http")
     async def require_token(request: Request, call_next: Any) -> Response:
@@ -128,6 +148,27 @@ def create_app(
 
     @app.get("/")
     async def dashboard() -> Response:
-        return HTMLResponse(page)
+        return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+    @app.get("/api/v1/pipeline")
+    async def pipeline_status() -> Response:
+        if pipeline is None:
+            return _json(
+                {"error": "this query API watches no pipeline (`squall serve` and the demo do)"},
+                404,
+            )
+        return _json(await run_in_threadpool(pipeline))
+
+    @app.get("/pipeline")
+    async def pipeline_html() -> Response:
+        return HTMLResponse(pipeline_page, headers={"Cache-Control": "no-cache"})
+
+    @app.get("/static/{name:path}")
+    async def static_file(name: str) -> Response:
+        found = static.get(name)
+        if found is None:
+            return _json({"error": f"no static file {name!r}"}, 404)
+        body, media_type = found
+        return Response(body, media_type=media_type, headers={"Cache-Control": "no-cache"})
 
     return app

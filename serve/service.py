@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from squall.broker import Broker, ensure_topics, open_broker
 from squall.serve.app import create_app
 from squall.serve.loader import Loader
+from squall.serve.pipeline import PipelineStatus
 from squall.serve.store import OffsetStore, Store, open_store
 from squall.settings import Settings
 
@@ -33,6 +34,7 @@ class ServeStage:
         self.url = f"http://{settings.serve_host}:{settings.serve_port}/"
         self.store: Store = open_store(settings.store_url)
         self.loader: Loader | None = None
+        self.pipeline: PipelineStatus | None = None
         try:
             self.broker: Broker = open_broker(settings.broker_url)
         except BaseException:
@@ -49,7 +51,10 @@ class ServeStage:
                 )
                 self.loader.start()
             health = self.loader.stats if self.loader else None
-            self.app: FastAPI = create_app(self.store, settings.query_tokens, health=health)
+            self.pipeline = PipelineStatus(self.broker, settings).start()
+            self.app: FastAPI = create_app(
+                self.store, settings.query_tokens, health=health, pipeline=self.pipeline.read
+            )
         except BaseException:
             self.close()
             raise
@@ -57,6 +62,8 @@ class ServeStage:
     def close(self) -> None:
         """Stop the loader (it finishes its batch), then close the store and broker."""
         try:
+            if self.pipeline is not None:
+                self.pipeline.close()
             if self.loader is not None:
                 self.loader.stop()
         finally:

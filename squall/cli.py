@@ -26,6 +26,7 @@ _HANDLERS = {
     "send": "squall.ingest.cli:run_send",
     "topology": "squall.compute.cli:run_topology",
     "serve": "squall.serve.cli:run_serve",
+    "status": "squall.serve.cli:run_status",
     "stack": "squall.deploy.cli:run_stack",
     "compose": "squall.deploy.cli:run_compose",
 }
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=1, help="worker processes (1)")
 
     command("serve", help="run the query API and dashboard")
+    command("status", help="print the workers' metrics, consumer lag and the collector's rates")
 
     stack = command("stack", help="real Kafka / Druid / ZooKeeper from Maven Central jars")
     stack.add_argument("action", choices=["up", "down", "status"])

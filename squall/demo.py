@@ -86,6 +86,7 @@ def run_demo(args: argparse.Namespace) -> int:
         parts.wait_http("query API", f"{serve}/healthz")
         print(f"collector  {collector}  (POST /events, /v1/logs)")
         print(f"dashboard  {serve}/")
+        print(f"pipeline   {serve}/pipeline  (workers, consumer lag, collector; squall status)")
         print(f"query API  {serve}/api/v1/query")
         print(f"state in {settings.data_dir.resolve()}, logs in {parts.log_dir}")
         if args.replay:

@@ -33,6 +33,7 @@ class Settings:
     topic_raw: str = "logs.raw"
     topic_metrics: str = "logs.metrics"
     topic_deadletter: str = "logs.deadletter"
+    topic_workers: str = "logs.workers"  # each compute worker's metrics, every few seconds
     datasource: str = "log_metrics"
     group_prefix: str = "squall"  # consumer groups are "<prefix>-log-metrics" etc.
     ingest_tokens: frozenset[str] = field(default_factory=frozenset)

@@ -9,12 +9,14 @@ __all__ = [
     "DEADLETTER_PARTITIONS",
     "METRICS_PARTITIONS",
     "RAW_PARTITIONS",
+    "WORKERS_PARTITIONS",
     "topic_partitions",
 ]
 
 RAW_PARTITIONS = 6  # keyed by service: the unit of parallelism of the compute tier
 METRICS_PARTITIONS = 3
 DEADLETTER_PARTITIONS = 1
+WORKERS_PARTITIONS = 1  # a few small snapshots a second at most: one reader sees them in order
 
 
 def topic_partitions(settings: Settings) -> dict[str, int]:
@@ -23,4 +25,5 @@ def topic_partitions(settings: Settings) -> dict[str, int]:
         settings.topic_raw: RAW_PARTITIONS,
         settings.topic_metrics: METRICS_PARTITIONS,
         settings.topic_deadletter: DEADLETTER_PARTITIONS,
+        settings.topic_workers: WORKERS_PARTITIONS,
     }

@@ -56,6 +56,7 @@ class Pipeline:
                 topic_raw=f"logs.raw.{run}",
                 topic_metrics=f"logs.metrics.{run}",
                 topic_deadletter=f"logs.deadletter.{run}",
+                topic_workers=f"logs.workers.{run}",
                 group_prefix=f"squall-test-{run}",
             )
         self.broker_url = settings.get("broker", f"local://{data_dir / 'log'}")

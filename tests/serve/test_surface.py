@@ -32,7 +32,8 @@ SURFACE = {
     ],
     "squall.serve.store": ["OffsetStore", "Store", "open_store"],
     "squall.serve.app": ["create_app"],
-    "squall.serve.cli": ["run_serve", "serve_settings"],
+    "squall.serve.cli": ["format_status", "run_serve", "run_status", "serve_settings"],
+    "squall.serve.pipeline": ["CollectorScrape", "PipelineStatus", "WorkerTail", "topology_group"],
     "squall.serve.service": ["ServeStage"],
     "squall.serve.loader": ["DEFAULT_GROUP", "Loader"],
 }

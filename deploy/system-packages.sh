@@ -10,11 +10,14 @@ set -euo pipefail
 
 NEEDS=(
     "chromium:chromium"  # tests/serve/test_dashboard_browser.py: the dashboard, headless
+    "dockerd:docker.io"  # the compose stack's tests (make test starts the engine)
+    "debootstrap:debootstrap"  # the Debian base image where no registry can be reached
+    "iptables:iptables"  # dockerd's bridge networking
 )
 
 missing=()
 for need in "${NEEDS[@]}"; do
-    command -v "${need%%:*}" >/dev/null 2>&1 || missing+=("${need#*:}")
+    PATH="$PATH:/usr/sbin:/sbin" command -v "${need%%:*}" >/dev/null 2>&1 || missing+=("${need#*:}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -34,10 +34,13 @@ __all__ = [
     "COMPOSE_FILE",
     "PORTS",
     "ServiceStatus",
+    "build",
     "client",
     "published_ports",
     "run",
+    "services",
     "status",
+    "up",
     "wait_healthy",
 ]
 
@@ -90,8 +93,9 @@ def published_ports(environ: Mapping[str, str] | None = None) -> dict[str, int]:
     return {name: int(env.get(name) or default) for name, default in PORTS.items()}
 
 
-def client(profiles: Sequence[str] = ()) -> Any:
-    """A python-on-whales client for the project (after the engine check)."""
+def client(profiles: Sequence[str] = (), project_name: str | None = None) -> Any:
+    """A python-on-whales client for the project (after the engine check); the project
+    name is ``squall`` (the compose file's) unless given or ``COMPOSE_PROJECT_NAME``."""
     if not engine.engine_running():
         raise ComposeUnavailable(
             "no Docker engine answers `docker info`. Start it (`sudo systemctl start docker`, "
@@ -103,7 +107,24 @@ def client(profiles: Sequence[str] = ()) -> Any:
         compose_files=[COMPOSE_FILE],
         compose_project_directory=context.DEPLOY,
         compose_profiles=list(profiles),
+        compose_project_name=project_name,
     )
+
+
+def services(docker: Any) -> list[str]:
+    """The project's services (for its profiles), from ``docker compose config``."""
+    return sorted(docker.compose.config(return_json=True)["services"])
+
+
+def up(docker: Any, names: Sequence[str] | None = None, scale: int | None = None) -> float:
+    """Start ``names`` (default: every service but ``demo``) detached, wait until all are
+    ready; seconds taken. The images must be built (``build``)."""
+    began = time.monotonic()
+    chosen = list(names) if names else [s for s in services(docker) if s != "demo"]
+    scales = {"topology": scale} if scale else {}
+    docker.compose.up(chosen, detach=True, scales=scales, quiet=True, pull="never")
+    wait_healthy(docker)
+    return time.monotonic() - began
 
 
 def status(docker: Any) -> list[ServiceStatus]:
@@ -190,14 +211,13 @@ def build(docker: Any) -> float:
     """Fill the build contexts, build the images; seconds taken."""
     began = time.monotonic()
     context.prepare(paths(load_settings()))
-    docker.compose.build()
+    docker.compose.build(quiet=True)
     return time.monotonic() - began
 
 
 def run(args: argparse.Namespace) -> int:
     """The ``squall compose`` handler (``deploy.cli.run_compose``)."""
     docker = client(args.profile)
-    services = list(args.service) or None
     if args.action == "build":
         print(f"images built in {build(docker):.1f} s", flush=True)
     elif args.action == "up":
@@ -205,19 +225,16 @@ def run(args: argparse.Namespace) -> int:
         running = {s.service for s in status(docker) if s.state == "running"}
         if not running:
             _check_ports_free(ports)
-        build(docker)
-        began = time.monotonic()
-        scales = {"topology": args.scale} if args.scale else {}
-        docker.compose.up(services, detach=True, scales=scales, quiet=True)
-        states = wait_healthy(docker)
-        print(f"{len(states)} containers ready in {time.monotonic() - began:.1f} s", flush=True)
+        print(f"images built in {build(docker):.1f} s", flush=True)
+        took = up(docker, args.service, args.scale)
+        print(f"{len(status(docker))} containers ready in {took:.1f} s", flush=True)
         print("\n".join(_urls(ports)), flush=True)
     elif args.action == "status":
         states = status(docker)
         print("\n".join(s.describe() for s in states) or "no containers (`squall compose up`)")
         return 0 if states and all(s.ready for s in states) else 1
     elif args.action == "logs":
-        print(docker.compose.logs(services or [], tail="200"), flush=True)
+        print(docker.compose.logs(list(args.service), tail="200"), flush=True)
     elif args.action == "down":
         docker.compose.down(remove_orphans=True, volumes=args.volumes, quiet=True)
         print("stopped" + (" and deleted the volumes" if args.volumes else ""), flush=True)

@@ -1,0 +1,252 @@
+"""deploy/docker-compose.yml on a real Docker engine (``make test`` starts one).
+
+Static checks first (``docker compose config`` for every profile; each command a Squall
+service runs parses with Squall's CLI; each ``SQUALL_*`` variable set is one the
+settings read), then the whole stack from built images: known events posted to the
+published collector port, the query API's answers (on Druid) equal to ground truth
+computed here from the input, after ``docker kill -s KILL`` of the topology and of the
+collector mid-stream and ``docker compose up -d`` again; and ``docker compose down -v``
+leaves no container, network or volume behind.
+
+The stack runs as project ``squall-test`` on free host ports, so it clashes neither with
+a user's ``squall`` project nor with the local Maven-jar stack. Without an engine the
+tests skip, and fail under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from squall.cli import build_parser
+from squall.deploy.compose import context, engine, project
+from squall.settings import Settings
+from squall.traffic import generate_events
+
+pytestmark = [pytest.mark.compose, pytest.mark.timeout(1200)]
+
+PROJECT = "squall-test"
+ALL_TIME = "2015-01-01T00:00:00Z/2030-01-01T00:00:00Z"
+DEADLINE = 240.0
+SQUALL_IMAGE = "squall/squall"
+PROFILES: tuple[tuple[str, ...], ...] = ((),)
+
+
+def _need(what: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true: {what}")
+    pytest.skip(what)
+
+
+def _compose_config(profiles: tuple[str, ...]) -> dict[str, Any]:
+    if not engine.compose_available():
+        _need("no `docker compose` here (make engine-up installs it)")
+    cmd = ["docker", "compose", "-f", str(project.COMPOSE_FILE)]
+    for profile in profiles:
+        cmd += ["--profile", profile]
+    done = subprocess.run(
+        [*cmd, "config", "--format", "json"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    config: dict[str, Any] = json.loads(done.stdout)
+    return config
+
+
+@pytest.mark.parametrize("profiles", PROFILES, ids=lambda p: "+".join(p) or "default")
+def test_compose_config_is_valid_for_every_profile(profiles: tuple[str, ...]) -> None:
+    config = _compose_config(profiles)
+    services = config["services"]
+    assert {"kafka", "collector", "topology", "serve", "init", "demo", "router"} <= set(services)
+    for name, service in services.items():
+        assert service.get("init") is True, f"{name}: init: true (SIGTERM reaches the process)"
+        assert service.get("mem_limit"), f"{name}: no memory limit"
+        assert service.get("pull_policy") in ("build", "never"), f"{name}: no registry here"
+        for port in service.get("ports", []):
+            assert port["host_ip"] == "127.0.0.1", f"{name} publishes {port} beyond localhost"
+        if service.get("restart") != "no":
+            assert "healthcheck" in service or name.startswith("topology"), name
+
+
+@pytest.mark.parametrize("profiles", PROFILES, ids=lambda p: "+".join(p) or "default")
+def test_every_squall_command_and_variable_is_one_squall_knows(profiles: tuple[str, ...]) -> None:
+    config = _compose_config(profiles)
+    known = {f"SQUALL_{f.name.upper()}" for f in fields(Settings)}
+    parser = build_parser()
+    checked = 0
+    for name, service in config["services"].items():
+        if not service["image"].startswith(SQUALL_IMAGE):
+            continue
+        parser.parse_args(service["command"])  # SystemExit (a failure) if squall lacks it
+        unknown = {v for v in service.get("environment", {}) if v.startswith("SQUALL_")} - known
+        assert not unknown, f"{name} sets {unknown}, which no setting reads"
+        checked += 1
+    assert checked >= 5
+    dockerfile = (context.DEPLOY / "docker" / "squall.Dockerfile").read_text()
+    assert set(re.findall(r"\b(SQUALL_[A-Z_]+)=", dockerfile)) <= known
+
+
+# -- the stack on the engine ----------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: Callable[[], str]) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what()}"
+        time.sleep(0.5)
+
+
+@dataclass
+class Stack:
+    docker: Any
+    collector: str
+    api: str
+    http: httpx.Client
+
+    def post(self, events: list[dict[str, Any]]) -> None:
+        for i in range(0, len(events), 1000):
+            body = b"".join(orjson.dumps(e) + b"\n" for e in events[i : i + 1000])
+            r = self.http.post(
+                f"{self.collector}/v1/logs",
+                content=body,
+                headers={"content-type": "application/x-ndjson"},
+            )
+            assert r.status_code == 200, r.text
+
+    def query(self, **body: Any) -> list[dict[str, Any]]:
+        body.setdefault("interval", ALL_TIME)
+        r = self.http.post(f"{self.api}/api/v1/query", json=body)
+        if r.status_code != 200:  # the datasource appears with its first rows
+            return []
+        rows: list[dict[str, Any]] = r.json()["rows"]
+        return rows
+
+    def total(self) -> int:
+        rows = self.query(queryType="timeseries", granularity="all", metrics=["events"])
+        return int(rows[0]["events"] or 0) if rows else 0
+
+    def kill(self, service: str) -> None:
+        (container,) = self.docker.compose.ps([service])
+        self.docker.kill(container, signal="KILL")
+
+    def up_again(self) -> None:
+        project.up(self.docker)
+
+
+def _leftovers(docker: Any) -> list[str]:
+    label = f"com.docker.compose.project={PROJECT}"
+    found = [
+        f"container {c.name}" for c in docker.container.list(all=True, filters=[("label", label)])
+    ]
+    found += [f"network {n.name}" for n in docker.network.list(filters=[("label", label)])]
+    found += [f"volume {v.name}" for v in docker.volume.list(filters=[("label", label)])]
+    return found
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    if not engine.engine_running():
+        _need("no Docker engine answers `docker info` (as root: make engine-up)")
+    ports = {"SQUALL_COLLECTOR_PORT": _free_port(), "SQUALL_SERVE_PORT": _free_port()}
+    ports["DRUID_CONSOLE_PORT"] = _free_port()
+    with pytest.MonkeyPatch.context() as mp:
+        for name, port in ports.items():
+            mp.setenv(name, str(port))
+        docker = project.client(project_name=PROJECT)
+        docker.compose.down(volumes=True, remove_orphans=True, quiet=True)  # a previous run's
+        project.build(docker)
+        s = Stack(
+            docker,
+            f"http://127.0.0.1:{ports['SQUALL_COLLECTOR_PORT']}",
+            f"http://127.0.0.1:{ports['SQUALL_SERVE_PORT']}",
+            httpx.Client(timeout=30.0),
+        )
+        try:
+            project.up(docker)
+            yield s
+        finally:
+            s.http.close()
+            docker.compose.down(volumes=True, remove_orphans=True, quiet=True)
+
+
+def _events(count: int, seed: int) -> list[dict[str, Any]]:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    return list(generate_events(count=count, seed=seed, start=start, rate=200.0))
+
+
+def test_kill_9_of_topology_and_collector_mid_stream_gives_exact_totals(stack: Stack) -> None:
+    events = _events(30_000, seed=11)
+    truth = Counter((str(e["service"]), str(e["status"])) for e in events)
+    bytes_truth: Counter[str] = Counter()
+    for e in events:
+        bytes_truth[str(e["service"])] += int(e["bytes"])
+
+    stack.post(events[:10_000])
+    wait_for(lambda: stack.total() > 0, DEADLINE, lambda: "the first rows in Druid")
+    stack.post(events[10_000:15_000])
+    stack.kill("topology")  # mid-stream: rows aggregated but not committed are redone
+    stack.post(events[15_000:20_000])
+    stack.up_again()
+    stack.post(events[20_000:25_000])
+    stack.kill("collector")  # every event it answered 200 for is in its durable channel
+    stack.up_again()
+    stack.post(events[25_000:])
+    seen: list[int] = []
+
+    def all_in() -> bool:
+        seen.append(stack.total())
+        return seen[-1] >= len(events)
+
+    wait_for(all_in, DEADLINE, lambda: f"{len(events)} events in Druid (last {seen[-3:]})")
+    assert seen[-1] == len(events)  # nothing counted twice
+    rows = stack.query(
+        queryType="groupBy",
+        granularity="all",
+        dimensions=["service", "status"],
+        metrics=["events", "bytes"],
+    )
+    assert {(r["service"], r["status"]): r["events"] for r in rows} == dict(truth)
+    per_service: Counter[str] = Counter()
+    for r in rows:
+        per_service[r["service"]] += r["bytes"]
+    assert per_service == bytes_truth
+
+
+def test_down_v_leaves_nothing_behind(stack: Stack) -> None:
+    assert _leftovers(stack.docker), "the stack should be up before this test"
+    stack.docker.compose.down(volumes=True, remove_orphans=True, quiet=True)
+    assert _leftovers(stack.docker) == []
+
+
+def test_published_ports_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SQUALL_COLLECTOR_PORT", "18100")
+    assert project.published_ports()["SQUALL_COLLECTOR_PORT"] == 18100
+    monkeypatch.delenv("SQUALL_SERVE_PORT", raising=False)
+    assert project.published_ports({})["SQUALL_SERVE_PORT"] in (8200, _dotenv_serve_port())
+
+
+def _dotenv_serve_port() -> int:
+    path = Path(context.DEPLOY / ".env")
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        if line.startswith("SQUALL_SERVE_PORT="):
+            return int(line.partition("=")[2])
+    return 8200

@@ -149,14 +149,17 @@ def _kafka(out: Path, where: StackPaths) -> None:
             written_by="squall compose build",
         ),
     )
-    voters = ",".join(f"kafka-{n}:9093" for n in range(1, CLUSTER_KAFKA_NODES + 1))
-    for node in range(1, CLUSTER_KAFKA_NODES + 1):
+    # the cluster profile's nodes: the `kafka` service is node 1, kafka-2 and kafka-3 join it
+    hosts = {n: "kafka" if n == 1 else f"kafka-{n}" for n in range(1, CLUSTER_KAFKA_NODES + 1)}
+    voters = ",".join(f"{n}@{host}:9093" for n, host in hosts.items())
+    for node, host in hosts.items():
         _write(
             out / "conf" / f"cluster-{node}.properties",
             kafka.server_properties(
                 listeners=listen,
-                advertised=f"PLAINTEXT://kafka-{node}:9092,CONTROLLER://kafka-{node}:9093",
-                quorum=voters,
+                advertised=f"PLAINTEXT://{host}:9092,CONTROLLER://{host}:9093",
+                quorum="",
+                voters=voters,
                 log_dir=data,
                 node_id=node,
                 replication=3,
@@ -167,12 +170,19 @@ def _kafka(out: Path, where: StackPaths) -> None:
     _write(out / "conf" / "log4j2.xml", _KAFKA_LOG4J2)
     cp = f"{_KAFKA_HOME}/lib/*"
     log4j = f"-Dlog4j2.configurationFile={_KAFKA_HOME}/conf/log4j2.xml"
-    # KAFKA_NODE picks the properties (single, cluster-N); the storage is formatted once
+    # KAFKA_NODE picks the properties: cluster-N; or, for the `kafka` service, the value
+    # of COMPOSE_PROFILES: cluster-1 when it names the cluster profile, else single (a
+    # standalone dynamic quorum). The storage is formatted once.
     pre = (
+        'case "$KAFKA_NODE" in\n'
+        "  cluster-[0-9]*) args= ;;\n"
+        "  *cluster*) KAFKA_NODE=cluster-1; args= ;;\n"
+        "  *) KAFKA_NODE=single; args=--standalone ;;\n"
+        "esac\n"
         f'conf="{_KAFKA_HOME}/conf/$KAFKA_NODE.properties"\n'
         f"if [ ! -f {data}/meta.properties ]; then\n"
         f"  java {log4j} -cp {shlex.quote(cp)} kafka.tools.StorageTool format"
-        ' --cluster-id="$KAFKA_CLUSTER_ID" --config="$conf" $KAFKA_FORMAT_ARGS -g\n'
+        ' --cluster-id="$KAFKA_CLUSTER_ID" --config="$conf" $args -g\n'
         "fi\n"
     )
     command = [

@@ -217,7 +217,9 @@ def build(docker: Any) -> float:
 
 def run(args: argparse.Namespace) -> int:
     """The ``squall compose`` handler (``deploy.cli.run_compose``)."""
-    docker = client(args.profile)
+    if args.profile:  # as an environment variable: the compose file reads it (Kafka's layout)
+        os.environ["COMPOSE_PROFILES"] = ",".join(args.profile)
+    docker = client()
     if args.action == "build":
         print(f"images built in {build(docker):.1f} s", flush=True)
     elif args.action == "up":

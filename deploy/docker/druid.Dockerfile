@@ -6,8 +6,8 @@ RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       openjdk-17-jre-headless curl \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10003 druid \
- && mkdir -p /var/lib/druid /var/lib/zookeeper/data \
+ && useradd --no-create-home --uid 10003 druid \
+ && mkdir -p /var/lib/druid/segment-cache /var/lib/zookeeper/data \
  && chown -R druid /var/lib/druid /var/lib/zookeeper
 COPY lib /opt/druid/lib
 COPY conf /opt/druid/conf

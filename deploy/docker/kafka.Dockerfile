@@ -6,12 +6,12 @@ RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       openjdk-17-jre-headless \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10002 kafka \
+ && useradd --no-create-home --uid 10002 kafka \
  && mkdir -p /var/lib/kafka/data && chown -R kafka /var/lib/kafka
 COPY lib /opt/kafka/lib
 COPY conf /opt/kafka/conf
 COPY run.sh /opt/kafka/run.sh
-ENV KAFKA_NODE=single KAFKA_HEAP=512m KAFKA_FORMAT_ARGS=--standalone
+ENV KAFKA_NODE=single KAFKA_HEAP=512m
 USER kafka
 EXPOSE 9092 9093
 CMD ["/opt/kafka/run.sh"]

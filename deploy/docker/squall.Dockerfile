@@ -8,7 +8,7 @@ RUN apt-get update -qq \
       python3 python3-venv tini \
  && rm -rf /var/lib/apt/lists/* \
  && python3 -m venv /opt/squall \
- && useradd --system --create-home --home-dir /home/squall --uid 10001 squall \
+ && useradd --create-home --home-dir /home/squall --uid 10001 squall \
  && mkdir -p /var/lib/squall && chown squall /var/lib/squall
 COPY wheels/deps /tmp/wheels/deps
 RUN /opt/squall/bin/pip install --quiet --no-index --no-cache-dir /tmp/wheels/deps/*.whl \

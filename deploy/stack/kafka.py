@@ -129,19 +129,26 @@ def server_properties(
     quorum: str,
     log_dir: Path | str,
     node_id: int = 1,
+    voters: str = "",
     replication: int = 1,
     min_insync: int = 1,
     written_by: str,
 ) -> str:
     """One KRaft broker+controller's ``server.properties``: the local stack's single node
-    (``quorum`` = its own controller) and the compose stack's nodes (``quorum`` = every
-    node's controller, ``replication`` 3 and ``min_insync`` 2 in the cluster profile)."""
+    and the compose stack's (``quorum`` = its own controller, a dynamic quorum formatted
+    ``--standalone``), or a node of the compose stack's cluster profile (``voters`` =
+    ``id@host:port,...`` of every controller: a static quorum; ``replication`` 3 and
+    ``min_insync`` 2)."""
     return "\n".join(
         [
             f"# written by {written_by}; edits are overwritten",
             "process.roles=broker,controller",
             f"node.id={node_id}",
-            f"controller.quorum.bootstrap.servers={quorum}",
+            (
+                f"controller.quorum.voters={voters}"
+                if voters
+                else f"controller.quorum.bootstrap.servers={quorum}"
+            ),
             f"listeners={listeners}",
             f"advertised.listeners={advertised}",
             "controller.listener.names=CONTROLLER",

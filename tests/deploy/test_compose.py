@@ -18,18 +18,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-import orjson
 import pytest
 
 from squall.cli import build_parser
@@ -43,7 +38,7 @@ PROJECT = "squall-test"
 ALL_TIME = "2015-01-01T00:00:00Z/2030-01-01T00:00:00Z"
 DEADLINE = 240.0
 SQUALL_IMAGE = "squall/squall"
-PROFILES: tuple[tuple[str, ...], ...] = ((),)
+PROFILES: tuple[tuple[str, ...], ...] = ((), ("cluster",))
 
 
 def _need(what: str) -> None:
@@ -55,12 +50,9 @@ def _need(what: str) -> None:
 def _compose_config(profiles: tuple[str, ...]) -> dict[str, Any]:
     if not engine.compose_available():
         _need("no `docker compose` here (make engine-up installs it)")
-    cmd = ["docker", "compose", "-f", str(project.COMPOSE_FILE)]
-    for profile in profiles:
-        cmd += ["--profile", profile]
-    done = subprocess.run(
-        [*cmd, "config", "--format", "json"], capture_output=True, text=True, timeout=60
-    )
+    cmd = ["docker", "compose", "-f", str(project.COMPOSE_FILE), "config", "--format", "json"]
+    env = {**os.environ, "COMPOSE_PROFILES": ",".join(profiles)}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stderr
     config: dict[str, Any] = json.loads(done.stdout)
     return config
@@ -71,6 +63,9 @@ def test_compose_config_is_valid_for_every_profile(profiles: tuple[str, ...]) ->
     config = _compose_config(profiles)
     services = config["services"]
     assert {"kafka", "collector", "topology", "serve", "init", "demo", "router"} <= set(services)
+    if "cluster" in profiles:
+        assert {"kafka-2", "kafka-3", "historical-2", "topology-2"} <= set(services)
+        assert services["kafka"]["environment"]["KAFKA_NODE"] == "cluster"
     for name, service in services.items():
         assert service.get("init") is True, f"{name}: init: true (SIGTERM reaches the process)"
         assert service.get("mem_limit"), f"{name}: no memory limit"
@@ -102,98 +97,12 @@ def test_every_squall_command_and_variable_is_one_squall_knows(profiles: tuple[s
 # -- the stack on the engine ----------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: Callable[[], str]) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what()}"
-        time.sleep(0.5)
-
-
-@dataclass
-class Stack:
-    docker: Any
-    collector: str
-    api: str
-    http: httpx.Client
-
-    def post(self, events: list[dict[str, Any]]) -> None:
-        for i in range(0, len(events), 1000):
-            body = b"".join(orjson.dumps(e) + b"\n" for e in events[i : i + 1000])
-            r = self.http.post(
-                f"{self.collector}/v1/logs",
-                content=body,
-                headers={"content-type": "application/x-ndjson"},
-            )
-            assert r.status_code == 200, r.text
-
-    def query(self, **body: Any) -> list[dict[str, Any]]:
-        body.setdefault("interval", ALL_TIME)
-        r = self.http.post(f"{self.api}/api/v1/query", json=body)
-        if r.status_code != 200:  # the datasource appears with its first rows
-            return []
-        rows: list[dict[str, Any]] = r.json()["rows"]
-        return rows
-
-    def total(self) -> int:
-        rows = self.query(queryType="timeseries", granularity="all", metrics=["events"])
-        return int(rows[0]["events"] or 0) if rows else 0
-
-    def kill(self, service: str) -> None:
-        (container,) = self.docker.compose.ps([service])
-        self.docker.kill(container, signal="KILL")
-
-    def up_again(self) -> None:
-        project.up(self.docker)
-
-
-def _leftovers(docker: Any) -> list[str]:
-    label = f"com.docker.compose.project={PROJECT}"
-    found = [
-        f"container {c.name}" for c in docker.container.list(all=True, filters=[("label", label)])
-    ]
-    found += [f"network {n.name}" for n in docker.network.list(filters=[("label", label)])]
-    found += [f"volume {v.name}" for v in docker.volume.list(filters=[("label", label)])]
-    return found
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    if not engine.engine_running():
-        _need("no Docker engine answers `docker info` (as root: make engine-up)")
-    ports = {"SQUALL_COLLECTOR_PORT": _free_port(), "SQUALL_SERVE_PORT": _free_port()}
-    ports["DRUID_CONSOLE_PORT"] = _free_port()
-    with pytest.MonkeyPatch.context() as mp:
-        for name, port in ports.items():
-            mp.setenv(name, str(port))
-        docker = project.client(project_name=PROJECT)
-        docker.compose.down(volumes=True, remove_orphans=True, quiet=True)  # a previous run's
-        project.build(docker)
-        s = Stack(
-            docker,
-            f"http://127.0.0.1:{ports['SQUALL_COLLECTOR_PORT']}",
-            f"http://127.0.0.1:{ports['SQUALL_SERVE_PORT']}",
-            httpx.Client(timeout=30.0),
-        )
-        try:
-            project.up(docker)
-            yield s
-        finally:
-            s.http.close()
-            docker.compose.down(volumes=True, remove_orphans=True, quiet=True)
-
-
 def _events(count: int, seed: int) -> list[dict[str, Any]]:
     start = datetime(2026, 1, 1, tzinfo=UTC)
     return list(generate_events(count=count, seed=seed, start=start, rate=200.0))
 
 
-def test_kill_9_of_topology_and_collector_mid_stream_gives_exact_totals(stack: Stack) -> None:
+def test_kill_9_of_topology_and_collector_mid_stream_gives_exact_totals(stack: Any) -> None:
     events = _events(30_000, seed=11)
     truth = Counter((str(e["service"]), str(e["status"])) for e in events)
     bytes_truth: Counter[str] = Counter()
@@ -201,7 +110,7 @@ def test_kill_9_of_topology_and_collector_mid_stream_gives_exact_totals(stack: S
         bytes_truth[str(e["service"])] += int(e["bytes"])
 
     stack.post(events[:10_000])
-    wait_for(lambda: stack.total() > 0, DEADLINE, lambda: "the first rows in Druid")
+    stack.wait_for(lambda: stack.total() > 0, "the first rows in Druid")
     stack.post(events[10_000:15_000])
     stack.kill("topology")  # mid-stream: rows aggregated but not committed are redone
     stack.post(events[15_000:20_000])
@@ -216,7 +125,7 @@ def test_kill_9_of_topology_and_collector_mid_stream_gives_exact_totals(stack: S
         seen.append(stack.total())
         return seen[-1] >= len(events)
 
-    wait_for(all_in, DEADLINE, lambda: f"{len(events)} events in Druid (last {seen[-3:]})")
+    stack.wait_for(all_in, lambda: f"{len(events)} events in Druid (last {seen[-3:]})")
     assert seen[-1] == len(events)  # nothing counted twice
     rows = stack.query(
         queryType="groupBy",
@@ -231,10 +140,10 @@ def test_kill_9_of_topology_and_collector_mid_stream_gives_exact_totals(stack: S
     assert per_service == bytes_truth
 
 
-def test_down_v_leaves_nothing_behind(stack: Stack) -> None:
-    assert _leftovers(stack.docker), "the stack should be up before this test"
+def test_down_v_leaves_nothing_behind(stack: Any) -> None:
+    assert stack.leftovers(), "the stack should be up before this test"
     stack.docker.compose.down(volumes=True, remove_orphans=True, quiet=True)
-    assert _leftovers(stack.docker) == []
+    assert stack.leftovers() == []
 
 
 def test_published_ports_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -40,6 +40,7 @@ from squall.deploy.exceptions import ComposeUnavailable
 __all__ = [
     "BASE_IMAGE",
     "apt_mirror",
+    "compose_available",
     "engine_running",
     "ensure_base_image",
     "ensure_compose_plugin",

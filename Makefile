@@ -89,4 +89,4 @@ down: install
 	$(BIN)/squall compose down
 
 clean:
-	rm -rf $(VENV) .squall .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .squall .pytest_cache .mypy_cache .ruff_cache deploy/.context

@@ -5,7 +5,7 @@
 FROM debian:bookworm-slim
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      python3 python3-venv tini \
+      python3 python3-venv \
  && rm -rf /var/lib/apt/lists/* \
  && python3 -m venv /opt/squall \
  && useradd --create-home --home-dir /home/squall --uid 10001 squall \

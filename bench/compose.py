@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--collector-port", type=int, default=18100)
     parser.add_argument("--serve-port", type=int, default=18200)
     parser.add_argument("--console-port", type=int, default=18888)
+    parser.add_argument("--scale", type=int, help="topology replicas (1)")
     parser.add_argument("--keep", action="store_true", help="leave the stack running")
     args = parser.parse_args(argv)
     print("== compose: image builds, up to healthy, freshness through the stack, memory")
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         print(f"   build (contexts + images): {project.build(docker):.1f}s")
         print(f"   build again, nothing changed: {project.build(docker):.1f}s")
-        took = project.up(docker)
+        took = project.up(docker, scale=args.scale)
         print(f"   up, {len(project.status(docker))} containers healthy: {took:.1f}s")
         _warm_up(args.collector_port, args.serve_port)
         _freshness_run(

@@ -30,10 +30,11 @@ import orjson
 from bench.common import machine, rss_mib
 from squall.broker import TopicPartition, ensure_topics, open_broker
 from squall.compute import LocalCluster
-from squall.compute.topologies.log_metrics import MinuteAggregator, encode_row, parse_event
+from squall.compute.topologies.log_metrics import MinuteAggregator, parse_event
 from squall.compute.topologies.log_metrics.topology import CONFIG, build_topology, group
 from squall.gc_tuning import WORKER_THRESHOLDS, frozen_gc
 from squall.processes import ProcessGroup, child_env
+from squall.rows import encode_row
 from squall.settings import load_settings
 from squall.traffic import generate_events, ndjson
 

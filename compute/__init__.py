@@ -1,8 +1,11 @@
 """Squall's Storm-style stream compute tier.
 
 The user's API: ``Topology`` (builder), ``Spout``, ``Bolt``, ``Tuple``, windowed bolts,
-``Config`` and ``LocalCluster``. Everything else (executors, acker, worker) is runtime.
+``Config``, ``LocalCluster`` (one process) and ``ProcessCluster`` (tasks spread over
+``Config.workers`` processes). Everything else (executors, acker, worker) is runtime.
 """
+
+from typing import TYPE_CHECKING
 
 from squall.compute.bolt import Bolt
 from squall.compute.cluster import LocalCluster
@@ -21,6 +24,9 @@ from squall.compute.topology import Topology
 from squall.compute.tuple import Tuple
 from squall.compute.window import TupleWindow, WindowedBolt, WindowSpec, sliding, tumbling
 
+if TYPE_CHECKING:
+    from squall.compute.process_cluster import ProcessCluster
+
 __all__ = [
     "Bolt",
     "ComponentMetrics",
@@ -30,6 +36,7 @@ __all__ = [
     "FailedException",
     "IdleTimeout",
     "LocalCluster",
+    "ProcessCluster",
     "Spout",
     "Topology",
     "TopologyContext",
@@ -41,3 +48,13 @@ __all__ = [
     "sliding",
     "tumbling",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``ProcessCluster`` on first use: multiprocessing stays out of single-process
+    workers (about 2 MiB and 15 ms of imports)."""
+    if name == "ProcessCluster":
+        from squall.compute.process_cluster import ProcessCluster
+
+        return ProcessCluster
+    raise AttributeError(f"module 'squall.compute' has no attribute {name!r}")

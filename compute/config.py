@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 from squall.compute.exceptions import TopologyError
 
-__all__ = ["Config"]
+__all__ = ["MAX_WORKERS", "Config"]
+
+MAX_WORKERS = 256
+"""A tuple tree's root id names its owning worker in its low byte (compute.transfer)."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,9 @@ class Config:
         the consistent cut that exactly-once sinks commit together with their output.
     spout_batch: how many ``next_tuple`` calls a spout task gets per scheduling round
         before the bolts run; larger batches amortise the loop, smaller ones cut latency.
+    workers: worker processes a ``ProcessCluster`` spreads the topology's tasks over
+        (Storm's topology.workers, at most 256; not with checkpoint_interval).
+        ``LocalCluster`` runs one worker.
     """
 
     message_timeout: float = 30.0
@@ -34,6 +40,7 @@ class Config:
     acking: bool = True
     spout_batch: int = 128
     checkpoint_interval: float | None = None
+    workers: int = 1
 
     def __post_init__(self) -> None:
         if self.message_timeout <= 0:
@@ -48,3 +55,5 @@ class Config:
             )
         if self.spout_batch < 1:
             raise TopologyError(f"spout_batch must be >= 1, got {self.spout_batch}")
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise TopologyError(f"workers must be between 1 and {MAX_WORKERS}, got {self.workers}")

@@ -98,14 +98,26 @@ def _factory(owner: str, component: Any, base: type) -> tuple[Callable[[], Any],
             raise TopologyError(f"{owner}: {component.__name__} is not a {base.__name__} subclass")
         return component, component
     if isinstance(component, base):
-        prototype = component
-        return (lambda: copy.deepcopy(prototype)), type(component)
+        return _Copies(component), type(component)
     if callable(component):
         probe = component()
         if not isinstance(probe, base):
             raise TopologyError(f"{owner}: factory returned {probe!r}, not a {base.__name__}")
         return component, type(probe)
     raise TopologyError(f"{owner}: expected a {base.__name__} class, instance or factory")
+
+
+class _Copies:
+    """A factory of deep copies of one prototype instance; unlike a closure it pickles,
+    so the component can be sent to a worker process (compute.process_cluster)."""
+
+    __slots__ = ("prototype",)
+
+    def __init__(self, prototype: Any) -> None:
+        self.prototype = prototype
+
+    def __call__(self) -> Any:
+        return copy.deepcopy(self.prototype)
 
 
 class BoltDeclarer:

@@ -6,7 +6,8 @@ and user code never know where a task runs. At the end of each scheduling round 
 worker sends each other worker one batch: the tuples for its tasks plus the acks and
 fails for tuple trees rooted there (a root id carries its worker's index in its low
 byte), pickled into bytes. A ``Transport`` carries the bytes; the receiving worker
-decodes the batch into its inboxes and its acker.
+decodes the batch into its inboxes and its acker. ``ProcessCluster`` carries them over
+Unix sockets (compute.messaging).
 """
 
 from __future__ import annotations
@@ -142,7 +143,11 @@ class _MemoryEndpoint:
 
 
 class QueueTransport:
-    """Workers in separate processes: one ``multiprocessing`` queue per worker."""
+    """Workers in separate processes: one ``multiprocessing`` queue per worker.
+
+    For processes that all live as long as the topology: a process killed while writing
+    to a queue can leave the queue's lock held, which is why ``ProcessCluster``, which
+    replaces dead workers, uses ``compute.messaging.SocketTransport`` instead."""
 
     def __init__(self, queues: Mapping[int, Any], index: int) -> None:
         self._queues = queues

@@ -14,7 +14,8 @@ so a worker runs all its tasks on one thread in scheduling rounds:
 Parallelism across cores comes from several worker processes. Each can run the whole
 topology as a consumer-group member of the broker (compute.runner: stateless workers,
 partitions spread by the broker), or a share of the tasks, exchanging tuple batches and
-acks with the other workers as bytes over a ``Transport`` (compute.transfer).
+acks with the other workers as bytes over a ``Transport`` (compute.transfer): the
+workers that compute.process_cluster starts, one per process.
 """
 
 from __future__ import annotations

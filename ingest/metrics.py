@@ -70,6 +70,12 @@ class IngestMetrics:
             ["reason"],
             registry=r,
         )
+        self.rejected_records = Counter(
+            "squall_ingest_rejected_records",
+            "Log records left out of an accepted request (OTLP partial success), by reason",
+            ["reason"],
+            registry=r,
+        )
         self.request_seconds = Histogram(
             "squall_ingest_request_seconds",
             "Time to accept a request durably",

@@ -40,11 +40,12 @@ from pydruid.utils.postaggregator import Postaggregator
 
 from squall.druid_spec import DATASOURCE, aggregator
 from squall.exceptions import ConfigError
+from squall.rows import WireRow
 from squall.schema import METRICS
 from squall.serve.exceptions import StoreError, StoreUnavailable, TooManyRows
 from squall.serve.intervals import bucket_starts, format_time, parse_time
 from squall.serve.query import MAX_ROWS, OUTPUT_METRICS, OutputMetric, Query
-from squall.serve.store import Row, Store
+from squall.serve.store import Store
 
 __all__ = ["DruidStore", "compile_query"]
 
@@ -199,7 +200,7 @@ class DruidStore(Store):
     def close(self) -> None:
         """Nothing to release: every query is its own HTTP request."""
 
-    def write(self, rows: Sequence[Row]) -> None:
+    def write(self, rows: Sequence[WireRow]) -> None:
         raise StoreError(
             f"the Druid store ({self.url}) is not written directly: Druid's Kafka supervisor "
             f"ingests the rows from logs.metrics (`squall stack up druid` submits it). "

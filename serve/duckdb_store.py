@@ -3,7 +3,7 @@
 Layout, all derived from ``squall.schema`` (no second copy of the columns):
 
 * ``log_metrics``: one row per (minute, every dimension), rolled up on write: a batch of
-  deltas is combined in Python (serve.rollup), merged with the rows already stored for
+  deltas is combined in Python (squall.rows), merged with the rows already stored for
   the same keys, and upserted (``INSERT OR REPLACE`` on the primary key), all in one
   transaction.
 * projections, the same rows rolled up further onto fewer dimensions
@@ -17,7 +17,7 @@ Layout, all derived from ``squall.schema`` (no second copy of the columns):
 
 Sums are stored as DOUBLE (exact for integers below 2**53), sketches as BLOB. Exact
 metrics are computed in SQL; sketch metrics by merging the group's sketch binaries in
-Python (serve.sketches).
+Python (squall.sketches).
 
 One DuckDB connection per store; every write or query runs on its own cursor, so API
 threads read consistent snapshots while the loader thread writes. Writes are serialized
@@ -36,13 +36,13 @@ from typing import Any
 
 import duckdb
 
+from squall import sketches
+from squall.rows import Accumulator, Key, WireRow, add_stored, finish, project, roll_up
 from squall.schema import DIMENSIONS, METRICS, TIME_COLUMN
-from squall.serve import rollup
 from squall.serve.exceptions import StoreError, StoreUnavailable, TooManyRows
 from squall.serve.intervals import bucket_starts, format_time
 from squall.serve.query import MAX_ROWS, OUTPUT_METRICS, OutputMetric, Query
-from squall.serve.sketches import hll_estimate, quantile
-from squall.serve.store import OffsetStore, Row
+from squall.serve.store import OffsetStore
 
 __all__ = ["TABLES", "DuckDBStore", "Table"]
 
@@ -162,13 +162,13 @@ class DuckDBStore(OffsetStore):
 
     # -- writing -----------------------------------------------------------------------
 
-    def write(self, rows: Sequence[Row]) -> None:
+    def write(self, rows: Sequence[WireRow]) -> None:
         self.write_with_offsets(rows, "", {})
 
     def write_with_offsets(
-        self, rows: Sequence[Row], topic: str, offsets: Mapping[int, int]
+        self, rows: Sequence[WireRow], topic: str, offsets: Mapping[int, int]
     ) -> None:
-        accs = rollup.decode_rows(rows)  # InvalidRow before touching the database
+        accs = roll_up(rows)  # RowFormatError before touching the database
         with self._write_lock:
             cur = self._con.cursor()
             try:
@@ -177,7 +177,7 @@ class DuckDBStore(OffsetStore):
                     times = [k[0] for k in accs]
                     span = (min(times), max(times))
                     # project first: merging stored rows mutates the accumulators
-                    deltas = [(table, rollup.project(accs, table.dims)) for table in TABLES]
+                    deltas = [(table, project(accs, table.dims)) for table in TABLES]
                     for table, delta in deltas:
                         self._merge_table(cur, table, delta, span)
                 if offsets:
@@ -200,7 +200,7 @@ class DuckDBStore(OffsetStore):
     def _merge_table(
         cur: duckdb.DuckDBPyConnection,
         table: Table,
-        accs: dict[rollup.Key, rollup.Accumulator],
+        accs: dict[Key, Accumulator],
         span: tuple[datetime, datetime],
     ) -> None:
         """Fold the stored rows of the batch's keys into ``accs``, then upsert them."""
@@ -217,8 +217,8 @@ class DuckDBStore(OffsetStore):
             [*key_lists, *span],
         ).fetchall()
         for row in stored:
-            rollup.add_stored(accs[row[:nkey]], row[nkey:])
-        values = [rollup.finish(acc) for acc in accs.values()]
+            add_stored(accs[row[:nkey]], row[nkey:])
+        values = [finish(acc) for acc in accs.values()]
         metric_lists = [list(col) for col in zip(*values, strict=True)]
         cur.execute(  # replaces the stored rows by key (the primary key)
             f"INSERT OR REPLACE INTO {name} SELECT {_unnest(table.column_types())}",
@@ -371,12 +371,14 @@ class _Plan:
     def _sketch_values(self, row: dict[str, Any], blobs: Mapping[str, list[bytes]]) -> None:
         quantiles = [m for m in self.sketch_metrics if m.op == "quantile"]
         if quantiles:
-            values = quantile(blobs[quantiles[0].columns[0]], [m.fraction for m in quantiles])
+            values = sketches.quantiles(
+                blobs[quantiles[0].columns[0]], [m.fraction for m in quantiles]
+            )
             for m, v in zip(quantiles, values, strict=True):
                 row[m.name] = v
         for m in self.sketch_metrics:
             if m.op == "distinct":
-                row[m.name] = hll_estimate(blobs[m.columns[0]])
+                row[m.name] = sketches.hll_estimate(blobs[m.columns[0]])
 
     def _zero_fill(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         query = self.query

@@ -6,12 +6,13 @@ SquallError
     │   ├── UnknownName         a query type, dimension, metric or granularity we do not have
     │   ├── BadInterval         the interval is not "start/end" ISO-8601 with start < end
     │   └── TooManyRows         the answer would exceed the row limit
-    ├── InvalidRow              an aggregate row does not fit squall.schema (loader skips it)
     └── StoreError              the store failed (DuckDB / Druid error, translated)
         └── StoreUnavailable    the store cannot be opened or reached now -> HTTP 503
 
 Every ``InvalidQuery`` message says what was wrong and what is allowed, because it goes
-straight back to the user in the 400 response.
+straight back to the user in the 400 response. A record that is not an aggregate row
+raises the kernel's ``squall.exceptions.RowFormatError`` (squall.rows checks rows for
+every stage).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from squall.exceptions import SquallError
 __all__ = [
     "BadInterval",
     "InvalidQuery",
-    "InvalidRow",
     "ServeError",
     "StoreError",
     "StoreUnavailable",
@@ -48,10 +48,6 @@ class BadInterval(InvalidQuery):
 
 class TooManyRows(InvalidQuery):
     """The result would have more rows than the limit; narrow the query."""
-
-
-class InvalidRow(ServeError):
-    """An aggregate row from ``logs.metrics`` does not match ``squall.schema``."""
 
 
 class StoreError(ServeError):

@@ -28,9 +28,9 @@ from typing import Any
 import orjson
 
 from squall.broker.base import Broker, Consumer, Record, TopicPartition
-from squall.exceptions import SquallError
-from squall.serve.exceptions import InvalidRow, ServeError
-from squall.serve.rollup import decode_rows
+from squall.exceptions import RowFormatError, SquallError
+from squall.rows import roll_up
+from squall.serve.exceptions import ServeError
 from squall.serve.store import OffsetStore
 
 __all__ = ["DEFAULT_GROUP", "Loader"]
@@ -115,7 +115,7 @@ class Loader:
             return 0
         try:
             self.store.write_with_offsets(rows, self.topic, offsets)
-        except InvalidRow:
+        except RowFormatError:
             good = [row for row in rows if self._valid(row)]
             skipped += len(rows) - len(good)
             rows = good
@@ -145,8 +145,8 @@ class Loader:
     @staticmethod
     def _valid(row: Any) -> bool:
         try:
-            decode_rows([row])
-        except InvalidRow:
+            roll_up([row])
+        except RowFormatError:
             return False
         return True
 

@@ -28,12 +28,10 @@ from datetime import datetime
 from typing import Any
 
 from squall.exceptions import ConfigError
+from squall.rows import WireRow
 from squall.serve.query import MAX_ROWS, Query
 
-__all__ = ["OffsetStore", "Row", "Store", "open_store"]
-
-Row = Mapping[str, Any]
-"""One aggregate row as decoded from JSON (``squall.schema`` columns)."""
+__all__ = ["OffsetStore", "Store", "open_store"]
 
 
 class Store(ABC):
@@ -43,8 +41,8 @@ class Store(ABC):
     max_rows: int = MAX_ROWS
 
     @abstractmethod
-    def write(self, rows: Sequence[Row]) -> None:
-        """Add delta rows; rows with the same key combine. Raises InvalidRow, StoreError."""
+    def write(self, rows: Sequence[WireRow]) -> None:
+        """Add delta rows; rows with the same key combine. Raises RowFormatError, StoreError."""
 
     @abstractmethod
     def query(self, query: Query) -> list[dict[str, Any]]:
@@ -70,7 +68,7 @@ class OffsetStore(Store):
 
     @abstractmethod
     def write_with_offsets(
-        self, rows: Sequence[Row], topic: str, offsets: Mapping[int, int]
+        self, rows: Sequence[WireRow], topic: str, offsets: Mapping[int, int]
     ) -> None:
         """Add rows and set, per partition of ``topic``, the next offset to read; all or
         nothing."""

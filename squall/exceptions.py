@@ -2,6 +2,7 @@
 
     SquallError
     ├── ConfigError                  bad settings or flags (squall.settings)
+    ├── RowFormatError               a record is not an aggregate row (squall.rows)
     ├── broker.BrokerError           the broker role (squall.broker.exceptions)
     ├── compute.ComputeError         topologies and the runtime (compute.exceptions)
     ├── ingest.IngestError           the collector (ingest.exceptions)
@@ -13,7 +14,7 @@ Druid, DuckDB, SQLite) are translated into these at the edge with ``raise ... fr
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "SquallError"]
+__all__ = ["ConfigError", "RowFormatError", "SquallError"]
 
 
 class SquallError(Exception):
@@ -22,3 +23,8 @@ class SquallError(Exception):
 
 class ConfigError(SquallError):
     """A setting or flag has a value Squall cannot use; the message names it."""
+
+
+class RowFormatError(SquallError, ValueError):
+    """A ``logs.metrics`` record is not an aggregate row of squall.schema; the message
+    names the field. Stores refuse the whole batch; the loader skips such records."""

@@ -82,6 +82,16 @@ class ProcessGroup:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
 
+    def terminate(self, name: str, timeout: float = 20.0) -> None:
+        """Stop part ``name`` as an operator would (SIGTERM; SIGKILL after ``timeout``)."""
+        proc = self.procs.pop(name)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM every part, then SIGKILL what is still running after ``timeout``."""
         for proc in self.procs.values():

@@ -7,6 +7,8 @@
   (min/max'd, sketch-merged) by the store.
 * ``logs.deadletter`` records are ``{"reason": str, "event": <the Flume event>}``.
 
+squall.rows encodes, checks and merges the rows; squall.sketches holds their sketches.
+
 The DuckDB store, the Druid supervisor spec and the compute tier all derive their
 schemas from ``DIMENSIONS`` and ``METRICS``; add a column here and nowhere else.
 """
@@ -36,23 +38,33 @@ MetricKind = Literal["sum", "min", "max", "quantiles", "hll"]
 
 @dataclass(frozen=True, slots=True)
 class Metric:
-    """A stored column and how rows with the same key combine."""
+    """A stored column: how it is computed from each event, and how rows combine.
+
+    ``source`` is a Python expression over the fields of a parsed event (``time_ms``,
+    ``service``, ``method``, ``route``, ``status``, ``bytes``, ``latency_ms``, ``user``; see
+    compute.topologies.log_metrics.parse.ParsedEvent). The log-metrics aggregator
+    compiles every metric's expression into its per-event loop once; a ``None`` value
+    leaves the metric alone for that event. ``kind`` says what is done with the values:
+    ``sum`` adds them, ``min``/``max`` keep the extreme, ``quantiles``/``hll`` update a
+    sketch (squall.sketches). Adding a metric of an existing kind is one line here.
+    """
 
     name: str
     kind: MetricKind
+    source: str
     doc: str
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric("events", "sum", "number of events"),
-    Metric("errors", "sum", "events with status >= 500"),
-    Metric("bytes", "sum", "response bytes"),
-    Metric("latency_count", "sum", "events that carried a latency"),
-    Metric("latency_sum", "sum", "sum of latency_ms over those events"),
-    Metric("latency_min", "min", "smallest latency_ms, null if none"),
-    Metric("latency_max", "max", "largest latency_ms, null if none"),
-    Metric("latency_sketch", "quantiles", "DataSketches quantiles (doubles) of latency_ms"),
-    Metric("users_sketch", "hll", "DataSketches HLL of user, else client ip"),
+    Metric("events", "sum", "1", "number of events"),
+    Metric("errors", "sum", "status >= 500", "events with status >= 500"),
+    Metric("bytes", "sum", "bytes", "response bytes"),
+    Metric("latency_count", "sum", "latency_ms is not None", "events that carried a latency"),
+    Metric("latency_sum", "sum", "latency_ms", "sum of latency_ms over those events"),
+    Metric("latency_min", "min", "latency_ms", "smallest latency_ms, null if none"),
+    Metric("latency_max", "max", "latency_ms", "largest latency_ms, null if none"),
+    Metric("latency_sketch", "quantiles", "latency_ms", "DataSketches quantiles of latency_ms"),
+    Metric("users_sketch", "hll", "user", "DataSketches HLL of user, else client ip"),
 )
 
 QUANTILES_K = 128

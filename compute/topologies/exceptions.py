@@ -2,7 +2,6 @@
 
     SquallError
     └── compute.ComputeError
-        ├── RowFormatError        bytes on ``logs.metrics`` are not an aggregate row
         └── SchemaMismatchError   squall/schema.py has columns a topology cannot compute
 
 Unparseable *events* are not errors: the parser returns a reason and the event goes to
@@ -13,11 +12,7 @@ from __future__ import annotations
 
 from squall.compute.exceptions import ComputeError
 
-__all__ = ["RowFormatError", "SchemaMismatchError"]
-
-
-class RowFormatError(ComputeError, ValueError):
-    """A ``logs.metrics`` record is not an aggregate row of squall/schema.py."""
+__all__ = ["SchemaMismatchError"]
 
 
 class SchemaMismatchError(ComputeError):

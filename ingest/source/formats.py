@@ -36,6 +36,11 @@ class Limits:
 
     max_body_bytes: int = 16 * 2**20
     max_decompressed_bytes: int = 64 * 2**20
+    drain_bytes: int = 256 * 2**20
+    """After refusing a body as too large, read and drop up to this much of it (and for
+    at most ``drain_seconds``) before answering, as nginx lingers: a client that writes
+    its whole body before reading then gets the 413 instead of a connection reset."""
+    drain_seconds: float = 30.0
     max_events: int = 10_000
     max_headers: int = 64
     max_header_bytes: int = 8192

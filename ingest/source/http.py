@@ -1,18 +1,27 @@
 """Flume's HTTP source as a FastAPI app: the collector's HTTP contract (design.md).
 
     POST /events, POST /   Flume JSONHandler: [{"headers": {...}, "body": "..."}]
-    POST /v1/logs          raw lines (text/plain) or NDJSON; ?k=v query -> headers
+    POST /v1/logs          raw lines, NDJSON, or OpenTelemetry logs (OTLP protobuf/JSON);
+                           ?k=v query -> headers
     GET  /healthz          liveness plus channel and sink state
     GET  /metrics          Prometheus text
 
 Per request: auth -> media type -> read (size limit) -> gunzip (limit) -> decode ->
 validate all -> interceptors -> one channel transaction -> 200 once durable. Anything
-wrong with the request is a 4xx naming what and where; a full channel is 503 with
-Retry-After; the channel is untouched by every rejected request.
+wrong with the request is a 4xx naming what and where (and a rate-limited warning in the
+log); a full channel is 503 with Retry-After; the channel is untouched by every rejected
+request.
+
+Content types follow what shippers send by default rather than what they should: any
+text type, form-urlencoded (syslog-ng's http(), ``curl --data-binary``) and octet-stream
+bodies are lines at /v1/logs and Flume JSON at /events; 415 only for types that cannot
+be lines (images, multipart, ...).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -44,24 +53,41 @@ from squall.ingest.source.formats import (
     parse_lines,
     parse_ndjson,
 )
+from squall.ingest.source.otlp import OTLP_MEDIA, OtlpBatch, otlp_error, otlp_reply, parse_otlp
+from squall.ingest.source.rejections import RejectionLog
 
 __all__ = ["HttpSource"]
 
-_JSON_MEDIA = frozenset({"", "application/json"})
-_LINES_MEDIA = frozenset({"", "text/plain"})
+log = logging.getLogger(__name__)
+
+# what shippers send by default, besides the proper types: all of it is text
+_PLAIN_MEDIA = frozenset({"", "application/x-www-form-urlencoded", "application/octet-stream"})
+_JSON_MEDIA = frozenset({"application/json", "text/json", *_PLAIN_MEDIA})
 _NDJSON_MEDIA = frozenset(
     {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
 )
 _JSON_HEADERS = {"content-type": "application/json"}
 
 
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        orjson.dumps({"error": message, "status": status}),
-        status_code=status,
-        media_type="application/json",
-        headers=headers,
-    )
+def _error(
+    status: int, message: str, headers: dict[str, str] | None = None, otlp: str = ""
+) -> Response:
+    """The error answer: ``{"error", "status"}`` JSON, or for an OTLP request (``otlp`` its
+    media type) a ``google.rpc.Status`` in the request's encoding."""
+    if otlp:
+        return Response(otlp_error(status, message, otlp), status, headers, otlp)
+    body = orjson.dumps({"error": message, "status": status})
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def _is_text(media: str) -> bool:
+    return media in _PLAIN_MEDIA or media.startswith("text/")
+
+
+def _otlp_media(request: Request) -> str:
+    """The media type of an OTLP request to /v1/logs, else ``""``."""
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    return media if media in OTLP_MEDIA else ""
 
 
 class HttpSource:
@@ -82,13 +108,14 @@ class HttpSource:
         self.limits = limits or Limits()
         self.auth = auth or TokenAuth(())
         self._health = health or (lambda: {})
+        self.rejections = RejectionLog(log)
 
     # -- endpoints -----------------------------------------------------------------
     async def post_events(self, request: Request) -> Response:
         return await self._handle(request, self._events_body)
 
     async def post_logs(self, request: Request) -> Response:
-        return await self._handle(request, self._logs_body)
+        return await self._handle(request, self._logs_body, _otlp_media(request))
 
     async def healthz(self) -> Response:
         s = self.channel.stats()
@@ -131,15 +158,25 @@ class HttpSource:
 
     # -- the request path ----------------------------------------------------------
     async def _handle(
-        self, request: Request, parse: Callable[[Request, bytes, str, str], list[Event]]
+        self,
+        request: Request,
+        parse: Callable[[Request, bytes, str, str], list[Event] | OtlpBatch],
+        otlp: str = "",
     ) -> Response:
         start = time.perf_counter()
         metrics = self.metrics
+        batch = None
         try:
             self.auth.check(request.headers.get("authorization"))
             media, charset = content_type(request.headers.get("content-type"))
             body = await self._read(request)
-            events = parse(request, body, media, charset)
+            parsed = parse(request, body, media, charset)
+            if isinstance(parsed, OtlpBatch):
+                batch, events = parsed, parsed.events
+                if batch.rejected:
+                    metrics.rejected_records.labels("otlp_partial").inc(batch.rejected)
+            else:
+                events = parsed
             n = len(events)
             events = self.chain(events)
             if len(events) != n:
@@ -149,23 +186,40 @@ class HttpSource:
                 tx.put(events)
                 await tx.commit_async()
         except RequestRejected as exc:
-            metrics.rejected_requests.labels(exc.reason).inc()
+            if exc.status == 413:
+                await self._drain(request)
             headers = {"www-authenticate": "Bearer"} if exc.status == 401 else None
-            return _error(exc.status, str(exc), headers)
+            return self._rejected(request, exc.status, exc.reason, str(exc), headers, otlp)
         except ChannelFull as exc:
-            metrics.rejected_requests.labels("channel_full").inc()
-            retry = str(max(1, math.ceil(exc.retry_after)))
-            return _error(503, str(exc), {"retry-after": retry})
+            retry = {"retry-after": str(max(1, math.ceil(exc.retry_after)))}
+            return self._rejected(request, 503, "channel_full", str(exc), retry, otlp)
         except ChannelError as exc:
-            metrics.rejected_requests.labels("channel_error").inc()
-            return _error(503, str(exc), {"retry-after": "1"})
+            retry = {"retry-after": "1"}
+            return self._rejected(request, 503, "channel_error", str(exc), retry, otlp)
         except ClientDisconnect:
-            metrics.rejected_requests.labels("client_disconnect").inc()
-            return _error(400, "the client disconnected before sending the whole body")
+            message = "the client disconnected before sending the whole body"
+            return self._rejected(request, 400, "client_disconnect", message, None, otlp)
         metrics.accepted_requests.inc()
         metrics.accepted_events.inc(len(events))
         metrics.request_seconds.observe(time.perf_counter() - start)
+        if batch is not None:
+            return Response(otlp_reply(batch, otlp), media_type=otlp)
         return Response(b'{"accepted":%d}' % len(events), media_type="application/json")
+
+    def _rejected(
+        self,
+        request: Request,
+        status: int,
+        reason: str,
+        message: str,
+        headers: dict[str, str] | None,
+        otlp: str,
+    ) -> Response:
+        """Count, log (rate-limited) and answer a rejected request."""
+        self.metrics.rejected_requests.labels(reason).inc()
+        client = f"{request.client.host}:{request.client.port}" if request.client else "?"
+        self.rejections.warn(status, reason, message, client, request.url.path)
+        return _error(status, message, headers, otlp)
 
     async def _read(self, request: Request) -> bytes:
         limits = self.limits
@@ -203,12 +257,29 @@ class HttpSource:
                 raise BadRequest("gzip body decompresses to nothing; send events")
         return body
 
+    async def _drain(self, request: Request) -> None:
+        """Read and drop what is left of a refused body, within the limits' bounds."""
+        left, deadline = self.limits.drain_bytes, time.monotonic() + self.limits.drain_seconds
+        try:
+            while left > 0:
+                timeout = deadline - time.monotonic()
+                if timeout <= 0:
+                    return
+                message = await asyncio.wait_for(request.receive(), timeout)
+                if message["type"] != "http.request":
+                    return  # the client went away
+                left -= len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return
+        except (TimeoutError, ClientDisconnect):
+            return
+
     def _events_body(self, request: Request, body: bytes, media: str, charset: str) -> list[Event]:
-        if media not in _JSON_MEDIA:
+        if media not in _JSON_MEDIA and not _is_text(media):
             raise UnsupportedMediaType(
                 f"Content-Type {media!r} is not accepted at {request.url.path}: send "
-                f"application/json (Flume JSONHandler events), or raw lines or NDJSON "
-                f"to /v1/logs"
+                f"application/json (Flume JSONHandler events), or raw lines, NDJSON or "
+                f"OTLP logs to /v1/logs"
             )
         try:
             if charset == "utf-8":
@@ -217,18 +288,25 @@ class HttpSource:
                 data = orjson.loads(decode_text(body, charset))
         except orjson.JSONDecodeError as exc:
             problem = utf8_error(body) if charset == "utf-8" else None
-            raise BadRequest(problem or f"body is not valid JSON: {exc}") from exc
+            raise BadRequest(
+                problem
+                or f"body is not valid JSON: {exc}; {request.url.path} takes Flume JSON events; "
+                "raw lines go to /v1/logs"
+            ) from exc
         return parse_flume_json(data, self.limits)
 
-    def _logs_body(self, request: Request, body: bytes, media: str, charset: str) -> list[Event]:
-        if media in _LINES_MEDIA:
-            parse = parse_lines
-        elif media in _NDJSON_MEDIA:
+    def _logs_body(
+        self, request: Request, body: bytes, media: str, charset: str
+    ) -> list[Event] | OtlpBatch:
+        if media in _NDJSON_MEDIA:
             parse = parse_ndjson
+        elif _is_text(media) or media in OTLP_MEDIA:
+            parse = parse_lines
         else:
             raise UnsupportedMediaType(
                 f"Content-Type {media!r} is not accepted at /v1/logs: send text/plain "
-                f"(one log line per event) or application/x-ndjson (one JSON object per line)"
+                f"(one log line per event), application/x-ndjson (one JSON object per line), "
+                f"or OpenTelemetry logs (application/x-protobuf or application/json)"
             )
         base = dict(request.query_params)
         if base:
@@ -239,4 +317,6 @@ class HttpSource:
                     "header must be unique per event (it is used to drop duplicates); "
                     "leave it out and the collector assigns one per event"
                 )
+        if media in OTLP_MEDIA:
+            return parse_otlp(body, media, base, self.limits)
         return parse(decode_text(body, charset), base, self.limits)

@@ -20,11 +20,16 @@ CORE_MODULES = [
     "exceptions",
     "executor",
     "grouping",
+    "messaging",
     "metrics",
+    "process_cluster",
+    "scheduler",
     "spout",
     "topology",
+    "transfer",
     "tuple",
     "worker",
+    "worker_process",
 ]
 
 
@@ -38,6 +43,7 @@ def test_compute_exports_are_pinned() -> None:
         "FailedException",
         "IdleTimeout",
         "LocalCluster",
+        "ProcessCluster",
         "Spout",
         "Topology",
         "TopologyContext",

@@ -12,6 +12,7 @@ from squall.compute import Config, TopologyError
 def test_defaults() -> None:
     c = Config()
     assert (c.message_timeout, c.max_spout_pending, c.acking) == (30.0, 10_000, True)
+    assert c.workers == 1
 
 
 @pytest.mark.parametrize(
@@ -21,6 +22,8 @@ def test_defaults() -> None:
         ({"message_timeout": -1}, "message_timeout"),
         ({"max_spout_pending": 0}, "max_spout_pending"),
         ({"spout_batch": 0}, "spout_batch"),
+        ({"workers": 0}, "workers"),
+        ({"workers": 257}, "workers"),  # a root id has one byte for its worker
     ],
 )
 def test_bad_values_name_the_setting(kwargs: dict[str, Any], named: str) -> None:

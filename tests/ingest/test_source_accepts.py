@@ -210,3 +210,30 @@ def test_healthz_and_metrics_report_channel_and_sink(
         lambda: client.get("/healthz").json()["sink"]["last_error"] is None,
         what="the sink to report recovery",
     )
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/x-www-form-urlencoded",  # syslog-ng's http() and curl --data-binary
+        "application/octet-stream",
+        "text/x-log; charset=utf-8",
+        None,
+    ],
+)
+def test_the_content_types_shippers_send_by_default_are_lines_and_json(
+    agent: Agent,
+    gate_sink: GateSink,
+    serve: Callable[[Agent], httpx.Client],
+    content_type: str | None,
+) -> None:
+    client = serve(agent)
+    headers = {"content-type": content_type} if content_type else {}
+    lines = ['1.2.3.4 - - [17/May/2015:10:05:03 +0000] "GET /a?x=1&y=%20 HTTP/1.1" 200 7', "b+c"]
+    r = client.post("/v1/logs?service=web", content="\n".join(lines), headers=headers)
+    assert r.json() == {"accepted": 2}
+    r = client.post("/events", content=orjson.dumps([{"body": "a=b&c"}]), headers=headers)
+    assert r.json() == {"accepted": 1}
+    out = delivered(gate_sink, 3)
+    assert [e["body"] for e in out] == [*lines, "a=b&c"]  # taken as sent: not form-decoded
+    assert out[0]["headers"]["service"] == "web"

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import gzip
 import re
-from collections.abc import Iterator
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
+import requests
 
 from squall.ingest.agent import Agent
-from squall.ingest.channels import FileChannel
+from squall.ingest.channels import FileChannel, MemoryChannel
 from squall.ingest.interceptors import build_chain
 from squall.ingest.source import Limits
 
@@ -234,24 +237,40 @@ CASES: list[tuple[str, str, dict[str, str], Any, int, str]] = [
         "/events",
         TEXT,
         b"a line",
-        415,
-        "Content-Type 'text/plain' is not accepted at /events",
+        400,
+        "body is not valid JSON.*/events takes Flume JSON events; raw lines go to /v1/logs",
     ),
     (
-        "json-at-logs",
+        "flume-json-at-logs",
         "/v1/logs",
         JSON,
         j([{"body": "x"}]),
-        415,
-        "Content-Type 'application/json' is not accepted at /v1/logs",
+        400,
+        "not an OTLP ExportLogsServiceRequest in OTLP JSON",
     ),
     (
         "form-at-root",
         "/",
         {"content-type": "application/x-www-form-urlencoded"},
         b"a=b",
+        400,
+        "body is not valid JSON",
+    ),
+    (
+        "image-at-logs",
+        "/v1/logs",
+        {"content-type": "image/png"},
+        b"\x89PNG",
         415,
-        "is not accepted at /",
+        "Content-Type 'image/png' is not accepted at /v1/logs",
+    ),
+    (
+        "multipart-at-events",
+        "/events",
+        {"content-type": "multipart/form-data; boundary=x"},
+        b"--x--",
+        415,
+        "Content-Type 'multipart/form-data' is not accepted at /events",
     ),
     ("missing-token", "/events", {**JSON, "authorization": ""}, j([]), 401, "requires a token"),
     (
@@ -393,6 +412,9 @@ def test_malformed_request_is_refused_and_changes_nothing(
         response = client.post(path, content=content, headers=headers)
     assert response.status_code == status, response.text
     doc = response.json()
+    if "code" in doc:  # an OTLP request: a google.rpc.Status, INVALID_ARGUMENT for a 400
+        assert (doc["code"], status) == (3, 400)
+        doc = {"status": status, "error": doc["message"]}
     assert doc["status"] == status
     assert re.search(message, doc["error"]), doc["error"]
     if status == 401:
@@ -414,3 +436,58 @@ def test_unknown_routes_and_methods_are_4xx(collector: tuple[httpx.Client, Agent
     client, _, _ = collector
     assert client.get("/events").status_code == 405
     assert client.post("/nope", content=b"x").status_code == 404
+
+
+def _urllib_post(url: str, body: bytes) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, headers={"content-type": "text/plain"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _httpx_post(url: str, body: bytes) -> tuple[int, bytes]:
+    r = httpx.post(url, content=body, headers={"content-type": "text/plain"}, timeout=60)
+    return r.status_code, r.content
+
+
+def _requests_post(url: str, body: bytes) -> tuple[int, bytes]:
+    r = requests.post(url, data=body, headers={"content-type": "text/plain"}, timeout=60)
+    return r.status_code, r.content
+
+
+def _oversized(
+    gate_sink: GateSink, serve: Callable[[Agent], httpx.Client], drain_bytes: int
+) -> tuple[str, bytes]:
+    limits = Limits(max_body_bytes=2**20, drain_bytes=drain_bytes)
+    client = serve(Agent(MemoryChannel(), gate_sink, build_chain([]), limits=limits))
+    line = b"x" * 79 + b"\n"
+    return f"{client.base_url}/v1/logs", line * (40 * 2**20 // len(line))  # 40 MiB
+
+
+@pytest.mark.parametrize("post", [_urllib_post, _httpx_post, _requests_post])
+def test_a_client_that_writes_its_whole_oversized_body_first_reads_the_413(
+    gate_sink: GateSink,
+    serve: Callable[[Agent], httpx.Client],
+    post: Callable[[str, bytes], tuple[int, bytes]],
+) -> None:
+    """urllib, httpx and requests write the whole body before they read the answer; the
+    collector reads and drops the rest of a refused body (bounded, as nginx lingers), so
+    they get the 413 and its message rather than a connection reset."""
+    url, body = _oversized(gate_sink, serve, drain_bytes=256 * 2**20)
+    status, answer = post(url, body)
+    assert status == 413
+    assert "over the 1048576-byte limit" in orjson.loads(answer)["error"]
+    assert gate_sink.delivered() == []
+
+
+def test_without_draining_urllib_sees_a_reset(
+    gate_sink: GateSink, serve: Callable[[Agent], httpx.Client]
+) -> None:
+    """Why the collector drains: answered early, urllib is still writing when the
+    server closes, and gets ECONNRESET instead of the 413."""
+    url, body = _oversized(gate_sink, serve, drain_bytes=0)
+    with pytest.raises((ConnectionResetError, urllib.error.URLError)) as caught:
+        _urllib_post(url, body)
+    assert "reset" in str(caught.value).lower()

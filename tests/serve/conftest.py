@@ -27,7 +27,8 @@ import pytest
 import uvicorn
 from datasketches import hll_sketch, quantiles_doubles_sketch
 
-from squall.compute.topologies.log_metrics import MinuteAggregator, ParsedEvent, encode_row
+from squall.compute.topologies.log_metrics import MinuteAggregator, ParsedEvent
+from squall.rows import encode_row
 from squall.schema import HLL_LG_K, QUANTILES_K
 from squall.serve.app import create_app
 from squall.serve.store import Store, open_store

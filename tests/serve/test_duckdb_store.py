@@ -13,9 +13,10 @@ import duckdb
 import pytest
 from datasketches import hll_sketch, tgt_hll_type
 
+from squall.exceptions import RowFormatError
 from squall.schema import DIMENSIONS, HLL_LG_K, METRICS, TIME_COLUMN
 from squall.serve.duckdb_store import TABLES, DuckDBStore
-from squall.serve.exceptions import InvalidRow, StoreError, StoreUnavailable
+from squall.serve.exceptions import StoreError, StoreUnavailable
 from squall.serve.query import parse_query
 
 EVERYTHING = {
@@ -167,7 +168,7 @@ def good_row(**changes: Any) -> dict[str, Any]:
 )
 def test_invalid_rows_are_refused_whole_batch(changes: dict[str, Any], message: str) -> None:
     with DuckDBStore(":memory:") as store:
-        with pytest.raises(InvalidRow, match=message):
+        with pytest.raises(RowFormatError, match=message):
             store.write_with_offsets([good_row(), good_row(**changes)], "t", {0: 2})
         assert store.offsets("t") == {}
         assert store.time_boundary() is None  # the good row was not written either

@@ -11,6 +11,31 @@ from squall.exceptions import SquallError
 
 SURFACE = {
     "squall": ["SquallError", "__version__"],
+    "squall.exceptions": ["ConfigError", "RowFormatError", "SquallError"],
+    "squall.rows": [
+        "COLUMNS",
+        "KEY_COLUMNS",
+        "Accumulator",
+        "Key",
+        "Row",
+        "WireRow",
+        "add_stored",
+        "decode_row",
+        "encode_row",
+        "finish",
+        "merge_rows",
+        "project",
+        "roll_up",
+        "row_key",
+    ],
+    "squall.sketches": [
+        "HLL",
+        "QUANTILES",
+        "SKETCH_KINDS",
+        "SketchKind",
+        "hll_estimate",
+        "quantiles",
+    ],
     "squall.broker": [
         "Broker",
         "BrokerError",

@@ -34,9 +34,9 @@ from squall.compute.context import Checkpoint, TopologyContext
 from squall.compute.grouping import stable_hash
 from squall.compute.topologies.log_metrics.aggregate import MinuteAggregator
 from squall.compute.topologies.log_metrics.parse import ParsedEvent, Rejected, parse_event
-from squall.compute.topologies.log_metrics.rows import encode_row
 from squall.compute.topology import Topology
 from squall.compute.tuple import Tuple
+from squall.rows import encode_row
 from squall.settings import Settings
 
 __all__ = ["CONFIG", "NAME", "build_topology", "group"]

@@ -12,7 +12,7 @@ from datasketches import quantiles_doubles_sketch
 from squall.compute.topologies.log_metrics.aggregate import MinuteAggregator
 from squall.compute.topologies.log_metrics.parse import ParsedEvent, parse_event
 from squall.compute.topologies.log_metrics.route import template_route
-from squall.compute.topologies.log_metrics.rows import COLUMNS, Row, merge_rows
+from squall.rows import COLUMNS, Row, merge_rows
 from squall.schema import QUANTILES_K
 
 EPS = quantiles_doubles_sketch.get_normalized_rank_error(QUANTILES_K, False)

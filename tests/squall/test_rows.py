@@ -1,4 +1,5 @@
-"""Row wire format (``logs.metrics``), decoding errors, and merging of deltas."""
+"""Row wire format (``logs.metrics``), decoding errors, merging of deltas, and a metric
+added to the schema reaching every stage."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ import orjson
 import pytest
 from datasketches import quantiles_doubles_sketch
 
-from squall.compute.topologies.exceptions import RowFormatError
 from squall.compute.topologies.log_metrics.aggregate import MinuteAggregator
 from squall.compute.topologies.log_metrics.parse import ParsedEvent
-from squall.compute.topologies.log_metrics.rows import (
+from squall.exceptions import RowFormatError
+from squall.rows import (
     COLUMNS,
     KEY_COLUMNS,
     Row,
@@ -219,14 +220,27 @@ def _wire(**changes: object) -> bytes:
         (b"not json", "is not JSON"),
         (b"[1, 2]", "must be a JSON object"),
         (orjson.dumps({"time": "2015-05-17T10:05:00Z"}), "lacks the columns"),
-        (_wire(status=200), "'status' must be a string"),
-        (_wire(events="1"), "'events' must be a number"),
-        (_wire(events=None), "'events' must be a number"),
-        (_wire(latency_sketch=5), "'latency_sketch' must be base64 text or null"),
-        (_wire(latency_sketch="!!!"), "quantiles sketch column is not base64"),
-        (_wire(users_sketch=base64.b64encode(b"junk").decode()), "hll sketch column"),
+        (_wire(time="yesterday"), "'time' 'yesterday' is not ISO-8601"),
+        (_wire(time=1431857100), "'time' must be an ISO-8601 string"),
+        (_wire(status=None), "dimension 'status' must be a string"),
+        (_wire(route=["/"]), "dimension 'route' must be a string"),
+        (_wire(events="1"), "metric 'events' must be a number or null"),
+        (_wire(latency_min=True), "metric 'latency_min' must be a number or null"),
+        (_wire(latency_sketch=5), "latency_sketch must be a base64 string or null"),
+        (_wire(latency_sketch="!!!"), "latency_sketch is not valid base64"),
+        (
+            _wire(users_sketch=base64.b64encode(b"junk").decode()),
+            "users_sketch is not a serialized DataSketches hll sketch",
+        ),
     ],
 )
 def test_decode_errors_say_what_is_wrong(data: bytes, message: str) -> None:
     with pytest.raises(RowFormatError, match=message):
         decode_row(data)
+
+
+def test_a_number_dimension_is_read_as_its_text_and_a_null_metric_as_no_value() -> None:
+    row = decode_row(_wire(status=200, events=None, latency_sketch=None))
+    assert (row["status"], row["events"], row["latency_sketch"]) == ("200", None, None)
+    (merged,) = merge_rows([row, decode_row(_wire())])
+    assert merged["events"] == 1

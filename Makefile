@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install system-packages demo test lint typecheck unit bench chaos stack-up stack-down up down clean
+.PHONY: install system-packages demo test lint typecheck unit compose-test engine-up engine-down images bench chaos stack-up stack-down up down clean
 
 install: $(STAMP)
 
@@ -35,10 +35,32 @@ typecheck: install
 unit: install
 	$(BIN)/squall stack up kafka; up=$$?; \
 	if [ $$up -ne 0 ] && [ "$$CI" = true ]; then $(BIN)/squall stack down; exit $$up; fi; \
-	$(BIN)/pytest; rc=$$?; \
+	$(BIN)/pytest -m "not compose"; rc=$$?; \
 	$(BIN)/squall stack down; exit $$rc
 
-test: system-packages lint typecheck unit
+# The compose stack on a real Docker engine: started here when none runs (as root, from
+# Debian's docker.io) with the compose plugin and the Debian base image, stopped after
+# (only if started here). With CI=true an engine that cannot be had fails the run.
+ENGINE_DIR := .squall/engine
+compose-test: install
+	$(BIN)/python -m squall.deploy.compose.engine up $(ENGINE_DIR); up=$$?; \
+	if [ $$up -ne 0 ] && [ "$$CI" = true ]; then $(BIN)/python -m squall.deploy.compose.engine down $(ENGINE_DIR); exit $$up; fi; \
+	$(BIN)/pytest -m compose; rc=$$?; \
+	$(BIN)/python -m squall.deploy.compose.engine down $(ENGINE_DIR); exit $$rc
+
+test: system-packages lint typecheck unit compose-test
+
+# A Docker engine for `make up` and friends (root, Debian's docker.io); stopped by
+# engine-down only if engine-up started it.
+engine-up: install
+	$(BIN)/python -m squall.deploy.compose.engine up $(ENGINE_DIR)
+
+engine-down: install
+	$(BIN)/python -m squall.deploy.compose.engine down $(ENGINE_DIR)
+
+# The compose images, built offline from wheels and jars resolved on the host.
+images: install
+	$(BIN)/squall compose build
 
 # Benchmarks print figures; the Kafka and Druid ones need those services, started here
 # (from Maven Central jars) and stopped after.
@@ -67,4 +89,4 @@ down: install
 	$(BIN)/squall compose down
 
 clean:
-	rm -rf $(VENV) .squall .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .squall .pytest_cache .mypy_cache .ruff_cache deploy/.context

@@ -22,6 +22,7 @@ SUITE: list[tuple[str, list[str]]] = [
     ("scaleout", []),  # kafka-python clients
     ("scaleout", ["--broker", "kafka://127.0.0.1:9092?client=confluent"]),
     ("druid", []),
+    ("compose", []),  # the compose stack: needs a Docker engine (make engine-up)
 ]
 
 

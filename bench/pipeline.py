@@ -124,7 +124,15 @@ def freshness(rate: float, seconds: float) -> None:
             parts.stop()
 
 
-def _freshness_run(parts: ProcessGroup, rate: float, seconds: float) -> None:
+def _freshness_run(
+    parts: ProcessGroup | None,
+    rate: float,
+    seconds: float,
+    collector: str = "http://127.0.0.1:8100",
+    api: str = "http://127.0.0.1:8200",
+) -> None:
+    """Post ``rate`` events/s with one probe per 100 ms batch to ``collector``; print how
+    long each probe took to show in ``api``'s answers (and the parts' RSS, if given)."""
     sent: dict[str, float] = {}
     seen: dict[str, float] = {}
     stop = threading.Event()
@@ -142,7 +150,7 @@ def _freshness_run(parts: ProcessGroup, rate: float, seconds: float) -> None:
                 pending = [s for s in list(sent) if s not in seen]
                 if pending:
                     body = dict(query, filter={"service": pending})
-                    rows = client.post("http://127.0.0.1:8200/api/v1/query", json=body).json()
+                    rows = client.post(f"{api}/api/v1/query", json=body).json()
                     now = time.perf_counter()
                     for r in rows.get("rows", []):
                         if r["service"] in sent and r["service"] not in seen:
@@ -156,7 +164,8 @@ def _freshness_run(parts: ProcessGroup, rate: float, seconds: float) -> None:
     watcher.start()
     events = generate_events(count=None, seed=1, rate=rate)
     per_batch = max(1, int(rate / 10))
-    samples: dict[str, list[float]] = {name: [] for name in parts.procs}
+    procs = parts.procs if parts is not None else {}
+    samples: dict[str, list[float]] = {name: [] for name in procs}
     with httpx.Client(timeout=10) as client:
         begin = time.perf_counter()
         tick = 0
@@ -168,15 +177,15 @@ def _freshness_run(parts: ProcessGroup, rate: float, seconds: float) -> None:
             probe = f"probe-{tick}"
             batch.append({"ts": now_iso, "service": probe, "path": "/p", "status": 200})
             r = client.post(
-                "http://127.0.0.1:8100/v1/logs",
+                f"{collector}/v1/logs",
                 content=ndjson(batch),
                 headers={"content-type": "application/x-ndjson"},
             )
             if r.status_code == 200:
                 sent[probe] = time.perf_counter()
             tick += 1
-            if tick % 10 == 0:
-                for name in parts.procs:
+            if tick % 10 == 0 and parts is not None:
+                for name in procs:
                     samples[name].append(rss_mib(parts.pid(name)))
             time.sleep(max(0.0, begin + tick * 0.1 - time.perf_counter()))
     deadline = time.perf_counter() + 30

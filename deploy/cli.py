@@ -11,15 +11,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import shutil
 import sys
 from types import ModuleType
 
-from squall.deploy.exceptions import ComposeUnavailable, StackError, UnknownService
+from squall.deploy.exceptions import StackError, UnknownService
 from squall.deploy.stack import SERVICES, ServiceState, StackPaths, paths
 from squall.settings import Settings, load_settings
 
-__all__ = ["run_compose", "run_stack", "service_module"]
+__all__ = ["run_compose", "run_init", "run_stack", "service_module"]
 
 
 def service_module(name: str) -> ModuleType:
@@ -77,13 +76,25 @@ def _lines(report: object) -> list[tuple[str, bool]]:
     return [(str(report), True)]
 
 
+def run_init(args: argparse.Namespace) -> int:
+    """``squall init``: the topics on the broker, then (store ``druid://HOST:PORT``, a
+    router or overlord) the Kafka supervisor of the metrics datasource. Idempotent."""
+    from squall.broker import ensure_topics, open_broker
+    from squall.deploy.stack import druid
+
+    settings = _settings(args)
+    with open_broker(settings.broker_url) as broker:
+        ensure_topics(broker, settings)
+    print(f"topics ready on {settings.broker_url}", flush=True)
+    scheme, _, rest = settings.store_url.partition("://")
+    if scheme == "druid":
+        answer = druid.submit_supervisor(settings, timeout=600, overlord_url=f"http://{rest}")
+        print(f"Druid supervisor submitted: {answer}", flush=True)
+    return 0
+
+
 def run_compose(args: argparse.Namespace) -> int:
-    """``squall compose ...`` needs a Docker engine; say so plainly when there is none."""
-    if shutil.which("docker") is None:
-        raise ComposeUnavailable(
-            "squall compose needs Docker (an engine and the `docker compose` plugin), and "
-            "there is no `docker` here. Use `squall stack up kafka` (and druid) to run the "
-            "real services from Maven Central jars instead."
-        )
-    print(f"squall compose {args.action}: not implemented in this version", file=sys.stderr)
-    return 2
+    """``squall compose ACTION``: see ``deploy.compose.project``."""
+    from squall.deploy.compose.project import run
+
+    return run(args)

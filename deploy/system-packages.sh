@@ -12,12 +12,16 @@ NEEDS=(
     "chromium:chromium"  # tests/serve/test_dashboard_browser.py: the dashboard, headless
     # tests/e2e/test_shippers.py: syslog-ng 3.38 and its http() destination
     "syslog-ng:syslog-ng-core syslog-ng-mod-http"
+    "dockerd:docker.io"  # the compose stack's tests (make test starts the engine)
+    "debootstrap:debootstrap"  # the Debian base image where no registry can be reached
+    "iptables:iptables"  # dockerd's bridge networking
 )
 
 missing=()
 for need in "${NEEDS[@]}"; do
+    # dockerd, debootstrap and iptables live in /usr/sbin, on root's PATH only
     # shellcheck disable=SC2206  # PACKAGES is a space-separated list
-    command -v "${need%%:*}" >/dev/null 2>&1 || missing+=(${need#*:})
+    PATH="$PATH:/usr/sbin:/sbin" command -v "${need%%:*}" >/dev/null 2>&1 || missing+=(${need#*:})
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 

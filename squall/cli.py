@@ -29,6 +29,7 @@ _HANDLERS = {
     "status": "squall.serve.cli:run_status",
     "stack": "squall.deploy.cli:run_stack",
     "compose": "squall.deploy.cli:run_compose",
+    "init": "squall.deploy.cli:run_init",
 }
 
 
@@ -66,10 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
         return sub.add_parser(name, parents=[common], **kwargs)
 
     demo = command("demo", help="run the whole pipeline (embedded by default)")
-    source = demo.add_mutually_exclusive_group()
-    source.add_argument("--replay", metavar="FILE", help="send this log file through the pipeline")
-    source.add_argument(
-        "--generate", metavar="RATE", type=float, help="generate live traffic, events per second"
+    demo.add_argument("--replay", metavar="FILE", help="send this log file through the pipeline")
+    demo.add_argument(
+        "--generate",
+        metavar="RATE",
+        type=float,
+        help="generate live traffic, events per second (after --replay, if both)",
+    )
+    demo.add_argument(
+        "--external",
+        action="store_true",
+        help="feed the collector and query API the settings name (a running stack, e.g. "
+        "the compose one) instead of starting them here",
     )
     demo.add_argument("--service", default="web", help="service name for replayed log lines (web)")
 
@@ -102,7 +111,19 @@ def build_parser() -> argparse.ArgumentParser:
     stack.add_argument("service", nargs="?", choices=["kafka", "druid"], help="default: all")
 
     compose = command("compose", help="the docker compose stack")
-    compose.add_argument("action", choices=["up", "down", "status", "logs"])
+    compose.add_argument("action", choices=["build", "up", "down", "status", "logs"])
+    compose.add_argument(
+        "--profile", action="append", default=[], help="compose profile to enable (cluster)"
+    )
+    compose.add_argument("--scale", metavar="N", type=int, help="topology replicas (up)")
+    compose.add_argument("--volumes", action="store_true", help="down: delete the volumes too")
+    compose.add_argument("service", nargs="*", help="services (logs, up); default: all")
+
+    command(
+        "init",
+        help="create the topics and, with a Druid store, submit its Kafka supervisor "
+        "(the compose stack's init job)",
+    )
     return parser
 
 

@@ -80,15 +80,17 @@ def run_demo(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, _interrupt)  # stop the children on SIGTERM too
     try:
-        for name in ("collector", "topology", "serve"):
-            parts.start(name)
-        parts.wait_http("collector", f"{collector}/healthz")
-        parts.wait_http("query API", f"{serve}/healthz")
+        if not args.external:  # else they run elsewhere (compose waits for their health)
+            for name in ("collector", "topology", "serve"):
+                parts.start(name)
+            parts.wait_http("collector", f"{collector}/healthz")
+            parts.wait_http("query API", f"{serve}/healthz")
         print(f"collector  {collector}  (POST /events, /v1/logs)")
         print(f"dashboard  {serve}/")
         print(f"pipeline   {serve}/pipeline  (workers, consumer lag, collector; squall status)")
         print(f"query API  {serve}/api/v1/query")
-        print(f"state in {settings.data_dir.resolve()}, logs in {parts.log_dir}")
+        if not args.external:
+            print(f"state in {settings.data_dir.resolve()}, logs in {parts.log_dir}")
         if args.replay:
             from squall.ingest.send import send_file
 

@@ -163,11 +163,13 @@ def _address(svc: process.JvmService) -> str:
     return f"http://{HOST}:{_port(svc)}"
 
 
-def submit_supervisor(settings: Settings, timeout: float = 120.0) -> dict[str, Any]:
-    """POST the Kafka supervisor spec to the overlord, retrying while it is not leader
-    yet; the overlord's answer (``{"id": datasource}``)."""
+def submit_supervisor(
+    settings: Settings, timeout: float = 120.0, overlord_url: str = OVERLORD_URL
+) -> dict[str, Any]:
+    """POST the Kafka supervisor spec to the overlord (or a router, which forwards it),
+    retrying while it is not leader yet; the overlord's answer (``{"id": datasource}``)."""
     spec = supervisor_spec(settings.topic_metrics, kafka_bootstrap(settings), settings.datasource)
-    url = f"{OVERLORD_URL}/druid/indexer/v1/supervisor"
+    url = f"{overlord_url}/druid/indexer/v1/supervisor"
     deadline = time.monotonic() + timeout
     last = ""
     while True:

@@ -21,6 +21,7 @@ Kafka and the pipeline:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -213,15 +214,27 @@ def _properties(values: dict[str, str]) -> str:
     return "".join(f"{key}={value}\n" for key, value in values.items())
 
 
-def write_conf(conf: Path, var: Path, zookeeper: str) -> None:
-    """Write every service's configuration under ``conf`` (``var`` holds the data)."""
+def write_conf(
+    conf: Path,
+    var: Path,
+    zookeeper: str,
+    overrides: Mapping[str, str] | None = None,
+    *,
+    make_dirs: bool = True,
+) -> None:
+    """Write every service's configuration under ``conf`` (``var`` holds the data).
+
+    ``overrides`` replace common properties; an empty value removes one (the compose
+    stack removes ``druid.host``, which each container sets to its own address)."""
     common = conf / "_common"
     common.mkdir(parents=True, exist_ok=True)
-    (common / "common.runtime.properties").write_text(_properties(_common(var, zookeeper)))
+    values = {**_common(var, zookeeper), **(overrides or {})}
+    values = {key: value for key, value in values.items() if value}
+    (common / "common.runtime.properties").write_text(_properties(values))
     (common / "log4j2.xml").write_text(LOG4J2_XML)
     for service in SERVICES:
         directory = conf / service.name
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "runtime.properties").write_text(_properties(service.runtime_properties(var)))
-    for sub in ("tmp", "task", "segments", "segment-cache", "indexing-logs"):
+    for sub in ("tmp", "task", "segments", "segment-cache", "indexing-logs") if make_dirs else ():
         (var / sub).mkdir(parents=True, exist_ok=True)

@@ -37,12 +37,12 @@ from pathlib import Path
 from squall.deploy.stack import POMS, ServiceState, StackPaths, maven, paths, process
 from squall.settings import Settings
 
-__all__ = ["KafkaStack", "down", "status", "up"]
+__all__ = ["JVM_OPTIONS", "KafkaStack", "down", "server_properties", "status", "up"]
 
 log = logging.getLogger(__name__)
 
 POM = POMS / "kafka" / "pom.xml"
-_JVM_OPTIONS = (
+JVM_OPTIONS = (
     "-XX:+UseG1GC",
     "-XX:MaxGCPauseMillis=20",
     "-XX:InitiatingHeapOccupancyPercent=35",
@@ -86,7 +86,7 @@ class KafkaStack:
             run_dir=self.dir,
             args=[str(self.dir / "server.properties")],
             heap=self.heap,
-            jvm_options=[f"-Dlog4j2.configurationFile={self.dir / 'log4j2.xml'}", *_JVM_OPTIONS],
+            jvm_options=[f"-Dlog4j2.configurationFile={self.dir / 'log4j2.xml'}", *JVM_OPTIONS],
             java=java,
             ports=[self.port, self.controller_port],
             host=self.host,
@@ -94,31 +94,12 @@ class KafkaStack:
 
     def server_properties(self) -> str:
         h, p, c = self.host, self.port, self.controller_port
-        return "\n".join(
-            [
-                "# written by `squall stack up kafka`; edits are overwritten",
-                "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.bootstrap.servers={h}:{c}",
-                f"listeners=PLAINTEXT://{h}:{p},CONTROLLER://{h}:{c}",
-                f"advertised.listeners=PLAINTEXT://{h}:{p},CONTROLLER://{h}:{c}",
-                "controller.listener.names=CONTROLLER",
-                "inter.broker.listener.name=PLAINTEXT",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                f"log.dirs={self.dir / 'data'}",
-                "num.partitions=1",
-                "auto.create.topics.enable=false",  # an unknown topic is an error, as locally
-                "offsets.topic.replication.factor=1",
-                "offsets.topic.num.partitions=10",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "transaction.state.log.num.partitions=10",
-                "share.coordinator.state.topic.replication.factor=1",
-                "share.coordinator.state.topic.min.isr=1",
-                "group.initial.rebalance.delay.ms=0",
-                "log.retention.hours=168",
-                "",
-            ]
+        return server_properties(
+            listeners=f"PLAINTEXT://{h}:{p},CONTROLLER://{h}:{c}",
+            advertised=f"PLAINTEXT://{h}:{p},CONTROLLER://{h}:{c}",
+            quorum=f"{h}:{c}",
+            log_dir=self.dir / "data",
+            written_by="`squall stack up kafka`",
         )
 
     def log4j2_xml(self) -> str:
@@ -139,6 +120,57 @@ class KafkaStack:
   </Loggers>
 </Configuration>
 """
+
+
+def server_properties(
+    *,
+    listeners: str,
+    advertised: str,
+    quorum: str,
+    log_dir: Path | str,
+    node_id: int = 1,
+    voters: str = "",
+    replication: int = 1,
+    min_insync: int = 1,
+    written_by: str,
+) -> str:
+    """One KRaft broker+controller's ``server.properties``: the local stack's single node
+    and the compose stack's (``quorum`` = its own controller, a dynamic quorum formatted
+    ``--standalone``), or a node of the compose stack's cluster profile (``voters`` =
+    ``id@host:port,...`` of every controller: a static quorum; ``replication`` 3 and
+    ``min_insync`` 2)."""
+    return "\n".join(
+        [
+            f"# written by {written_by}; edits are overwritten",
+            "process.roles=broker,controller",
+            f"node.id={node_id}",
+            (
+                f"controller.quorum.voters={voters}"
+                if voters
+                else f"controller.quorum.bootstrap.servers={quorum}"
+            ),
+            f"listeners={listeners}",
+            f"advertised.listeners={advertised}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"log.dirs={log_dir}",
+            "num.partitions=1",
+            "auto.create.topics.enable=false",  # an unknown topic is an error, as locally
+            f"default.replication.factor={replication}",
+            f"min.insync.replicas={min_insync}",
+            f"offsets.topic.replication.factor={replication}",
+            "offsets.topic.num.partitions=10",
+            f"transaction.state.log.replication.factor={replication}",
+            f"transaction.state.log.min.isr={min_insync}",
+            "transaction.state.log.num.partitions=10",
+            f"share.coordinator.state.topic.replication.factor={replication}",
+            f"share.coordinator.state.topic.min.isr={min_insync}",
+            "group.initial.rebalance.delay.ms=0",
+            "log.retention.hours=168",
+            "",
+        ]
+    )
 
 
 def _cluster_id(directory: Path) -> str:

@@ -14,7 +14,18 @@ from squall.deploy.stack import POMS, ServiceState, maven, paths, process
 from squall.deploy.stack.druid_conf import LOG4J2_XML
 from squall.settings import Settings
 
-__all__ = ["ADDRESS", "HOST", "PORT", "down", "healthy", "lib_dir", "service", "status", "up"]
+__all__ = [
+    "ADDRESS",
+    "HOST",
+    "PORT",
+    "down",
+    "healthy",
+    "lib_dir",
+    "service",
+    "status",
+    "up",
+    "zoo_cfg",
+]
 
 HOST = "127.0.0.1"
 PORT = 2181
@@ -50,18 +61,23 @@ def service(settings: Settings, lib: Path) -> process.JvmService:
     )
 
 
-def _write_config(run_dir: Path) -> None:
-    data = run_dir / "data"
-    data.mkdir(parents=True, exist_ok=True)
-    (run_dir / "zoo.cfg").write_text(
+def zoo_cfg(data: Path, host: str = HOST, port: int = PORT) -> str:
+    """A standalone server's ``zoo.cfg`` (the local stack's and the compose stack's)."""
+    return (
         f"dataDir={data}\n"
-        f"clientPort={PORT}\n"
-        f"clientPortAddress={HOST}\n"
+        f"clientPort={port}\n"
+        f"clientPortAddress={host}\n"
         "tickTime=2000\n"
         "maxClientCnxns=0\n"
         "admin.enableServer=false\n"
         "4lw.commands.whitelist=ruok,srvr\n"
     )
+
+
+def _write_config(run_dir: Path) -> None:
+    data = run_dir / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    (run_dir / "zoo.cfg").write_text(zoo_cfg(data))
     (run_dir / "log4j2.xml").write_text(LOG4J2_XML)
 
 

@@ -68,5 +68,6 @@ def test_compose_without_docker_says_what_to_do(
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     assert not any((Path(p) / "docker").exists() for p in os.environ["PATH"].split(":"))
-    with pytest.raises(ComposeUnavailable, match="squall stack up kafka"):
-        cli.run_compose(argparse.Namespace(action="up"))
+    args = argparse.Namespace(action="up", profile=[], service=[], scale=None, volumes=False)
+    with pytest.raises(ComposeUnavailable, match="squall stack up"):
+        cli.run_compose(args)

@@ -48,7 +48,7 @@ SURFACE = {
         "ensure_topics",
         "open_broker",
     ],
-    "squall.deploy.cli": ["run_compose", "run_stack", "service_module"],
+    "squall.deploy.cli": ["run_compose", "run_init", "run_stack", "service_module"],
     "squall.deploy.stack": ["POMS", "SERVICES", "ServiceState", "StackPaths", "paths"],
     "squall.deploy.exceptions": [
         "ComposeUnavailable",

@@ -35,4 +35,6 @@ class KafkaOptions:
     fetch_max_wait_ms: int = 100
     reconnect_backoff_max_ms: int = 1_000  # reconnect soon after a broker restart
     metadata_max_age_ms: int = 10_000  # consumers notice new topics/partitions this soon
-    replication_factor: int = 1  # for create_topic; 1 fits the single-node local stack
+    # for create_topic; -1 = the brokers' default.replication.factor (1 on the local stack,
+    # 3 in the compose stack's cluster profile)
+    replication_factor: int = -1

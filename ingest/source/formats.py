@@ -13,7 +13,17 @@ import orjson
 from squall.ingest.event import Event
 from squall.ingest.exceptions import BadRequest, PayloadTooLarge
 
-__all__ = ["Limits", "check_headers", "parse_flume_json", "parse_lines", "parse_ndjson"]
+__all__ = [
+    "OTLP_MEDIA",
+    "Limits",
+    "check_headers",
+    "parse_flume_json",
+    "parse_lines",
+    "parse_ndjson",
+]
+
+OTLP_MEDIA = frozenset({"application/x-protobuf", "application/json"})
+"""Content types that make a ``/v1/logs`` request OpenTelemetry logs (source.otlp)."""
 
 _JSON_TYPES = {
     dict: "an object",

@@ -26,7 +26,7 @@ import math
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi import FastAPI, Request, Response
@@ -47,14 +47,17 @@ from squall.ingest.metrics import IngestMetrics
 from squall.ingest.source.auth import TokenAuth
 from squall.ingest.source.decode import content_type, decode_text, gunzip, utf8_error
 from squall.ingest.source.formats import (
+    OTLP_MEDIA,
     Limits,
     check_headers,
     parse_flume_json,
     parse_lines,
     parse_ndjson,
 )
-from squall.ingest.source.otlp import OTLP_MEDIA, OtlpBatch, otlp_error, otlp_reply, parse_otlp
 from squall.ingest.source.rejections import RejectionLog
+
+if TYPE_CHECKING:  # imported on the first OTLP request: protobuf costs ~4 MiB at start
+    from squall.ingest.source.otlp import OtlpBatch
 
 __all__ = ["HttpSource"]
 
@@ -75,6 +78,8 @@ def _error(
     """The error answer: ``{"error", "status"}`` JSON, or for an OTLP request (``otlp`` its
     media type) a ``google.rpc.Status`` in the request's encoding."""
     if otlp:
+        from squall.ingest.source.otlp import otlp_error
+
         return Response(otlp_error(status, message, otlp), status, headers, otlp)
     body = orjson.dumps({"error": message, "status": status})
     return Response(body, status_code=status, media_type="application/json", headers=headers)
@@ -171,7 +176,7 @@ class HttpSource:
             media, charset = content_type(request.headers.get("content-type"))
             body = await self._read(request)
             parsed = parse(request, body, media, charset)
-            if isinstance(parsed, OtlpBatch):
+            if not isinstance(parsed, list):  # an OTLP request
                 batch, events = parsed, parsed.events
                 if batch.rejected:
                     metrics.rejected_records.labels("otlp_partial").inc(batch.rejected)
@@ -203,6 +208,8 @@ class HttpSource:
         metrics.accepted_events.inc(len(events))
         metrics.request_seconds.observe(time.perf_counter() - start)
         if batch is not None:
+            from squall.ingest.source.otlp import otlp_reply
+
             return Response(otlp_reply(batch, otlp), media_type=otlp)
         return Response(b'{"accepted":%d}' % len(events), media_type="application/json")
 
@@ -318,5 +325,7 @@ class HttpSource:
                     "leave it out and the collector assigns one per event"
                 )
         if media in OTLP_MEDIA:
+            from squall.ingest.source.otlp import parse_otlp
+
             return parse_otlp(body, media, base, self.limits)
         return parse(decode_text(body, charset), base, self.limits)

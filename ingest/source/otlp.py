@@ -37,14 +37,11 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from squall.ingest.event import Event
 from squall.ingest.exceptions import BadRequest, PayloadTooLarge
-from squall.ingest.source.formats import Limits
+from squall.ingest.source.formats import OTLP_MEDIA, Limits
 
 __all__ = ["OTLP_MEDIA", "OtlpBatch", "otlp_error", "otlp_reply", "parse_otlp"]
 
 PROTOBUF = "application/x-protobuf"
-JSON = "application/json"
-OTLP_MEDIA = frozenset({PROTOBUF, JSON})
-"""Content types that make a ``/v1/logs`` request OTLP."""
 
 # HTTP status -> google.rpc.Code, for the Status body of an error answer
 _GRPC_CODE = {400: 3, 401: 16, 413: 8, 415: 3, 429: 8, 503: 14}

@@ -14,7 +14,7 @@ import contextlib
 
 import orjson
 
-from squall.broker.base import Broker, Producer, open_broker
+from squall.broker import Broker, Producer, open_broker
 from squall.exceptions import SquallError
 from squall.ingest.event import Event
 from squall.ingest.exceptions import SinkError

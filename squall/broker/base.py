@@ -34,7 +34,6 @@ __all__ = [
     "TopicPartition",
     "check_record",
     "no_such_partition",
-    "open_broker",
 ]
 
 
@@ -202,44 +201,3 @@ class Broker(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def open_broker(url: str) -> Broker:
-    """Open ``local://PATH`` (embedded log) or ``kafka://HOST:PORT[,HOST:PORT]``, with
-    ``?client=confluent`` for confluent-kafka clients instead of kafka-python's."""
-    from squall.exceptions import ConfigError
-
-    scheme, sep, rest = url.partition("://")
-    if not sep or not rest:
-        raise ConfigError(f"broker URL {url!r} is not valid; use local://PATH or kafka://HOST:PORT")
-    if scheme == "local":
-        from squall.broker.local import LocalBroker
-
-        return LocalBroker(rest)
-    if scheme == "kafka":
-        servers, _, query = rest.partition("?")
-        client = _kafka_client(query, url)
-        if client == "confluent":
-            from squall.broker.confluent import ConfluentBroker
-
-            return ConfluentBroker(servers)
-        from squall.broker.kafka import KafkaBroker
-
-        return KafkaBroker(servers)  # type: ignore[no-any-return,unused-ignore]
-    raise ConfigError(f"unknown broker scheme {scheme!r} in {url!r}; use local:// or kafka://")
-
-
-def _kafka_client(query: str, url: str) -> str:
-    """``client=kafka-python`` (the default) or ``client=confluent`` from a kafka:// URL."""
-    from squall.exceptions import ConfigError
-
-    client = "kafka-python"
-    for item in filter(None, query.split("&")):
-        name, _, value = item.partition("=")
-        if name != "client" or value not in ("kafka-python", "confluent"):
-            raise ConfigError(
-                f"broker URL {url!r}: unknown option {item!r}; the only option is "
-                f"client=kafka-python (the default) or client=confluent"
-            )
-        client = value
-    return client

@@ -482,12 +482,13 @@ def test_a_client_that_writes_its_whole_oversized_body_first_reads_the_413(
     assert gate_sink.delivered() == []
 
 
-def test_without_draining_urllib_sees_a_reset(
+def test_without_draining_urllib_loses_the_answer(
     gate_sink: GateSink, serve: Callable[[Agent], httpx.Client]
 ) -> None:
     """Why the collector drains: answered early, urllib is still writing when the
-    server closes, and gets ECONNRESET instead of the 413."""
+    server closes, and gets ECONNRESET or EPIPE instead of the 413."""
     url, body = _oversized(gate_sink, serve, drain_bytes=0)
-    with pytest.raises((ConnectionResetError, urllib.error.URLError)) as caught:
+    with pytest.raises((ConnectionError, urllib.error.URLError)) as caught:
         _urllib_post(url, body)
-    assert "reset" in str(caught.value).lower()
+    text = str(caught.value).lower()
+    assert "reset" in text or "broken pipe" in text, text

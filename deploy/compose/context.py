@@ -1,12 +1,14 @@
-"""The offline build contexts of the compose images, resolved on the host.
+"""What each compose image holds beyond Debian's packages, resolved in one place.
 
-Builds here cannot trust HTTPS from inside a container (and air-gapped sites cannot reach
-a registry at all), so nothing is downloaded during ``docker build``: ``prepare`` puts
-everything each image needs into ``deploy/.context/<image>/`` (gitignored) first:
+``prepare`` puts everything an image needs into ``deploy/.context/<image>/`` (gitignored);
+the image's ``resolve`` stage (deploy/docker/resolve.sh) then copies it. It runs either on
+the host (``squall compose build``: nothing is downloaded inside the build, as air-gapped
+sites and hosts whose builds cannot trust HTTPS need) or, when no context was resolved on
+the host, inside that stage (``python -m squall.deploy.compose.context IMAGE``: a plain
+``docker compose build`` from a fresh clone). Per image:
 
 * ``squall``: the wheels of Squall's dependencies (``pip wheel``, once per dependency
-  list) and of Squall itself (rebuilt when a source file changed), the Dockerfile, and
-  the apache_logs sample the ``demo`` service replays;
+  list) and of Squall itself (rebuilt when a source file changed);
 * ``kafka``: Kafka's jars (``deploy.stack.maven`` on ``poms/kafka``, the local stack's
   pom), ``server.properties`` for the single node and each ``cluster`` node, generated
   by ``deploy.stack.kafka.server_properties``, and the start script;
@@ -32,12 +34,12 @@ from pathlib import Path
 from squall.deploy.exceptions import DependencyResolutionFailed
 from squall.deploy.stack import POMS, StackPaths, druid_conf, kafka, maven, process, zookeeper
 
-__all__ = ["CLUSTER_KAFKA_NODES", "DEPLOY", "ROOT", "context_dir", "prepare"]
+__all__ = ["CLUSTER_KAFKA_NODES", "DEPLOY", "IMAGES", "ROOT", "context_dir", "prepare"]
 
 DEPLOY = Path(__file__).resolve().parents[1]
 ROOT = DEPLOY.parent
-DOCKER = DEPLOY / "docker"
 CLUSTER_KAFKA_NODES = 3
+IMAGES = ("squall", "kafka", "druid")
 _KAFKA_HOME = Path("/opt/kafka")
 _DRUID_HOME = Path("/opt/druid")
 _DRUID_VAR = Path("/var/lib/druid")
@@ -120,8 +122,6 @@ def _squall(out: Path) -> None:
             "build Squall's wheel",
         )
         own_stamp.write_text(source)
-    _write(out / "data" / "apache_logs", (ROOT / "tests" / "data" / "apache_logs").read_bytes())
-    _write(out / "Dockerfile", (DOCKER / "squall.Dockerfile").read_text())
 
 
 def _run_script(command: list[str], pre: str = "") -> str:
@@ -197,7 +197,6 @@ def _kafka(out: Path, where: StackPaths) -> None:
         "$conf",
     ]
     _write(out / "run.sh", _run_script(command, pre), 0o755)
-    _write(out / "Dockerfile", (DOCKER / "kafka.Dockerfile").read_text())
 
 
 _KAFKA_LOG4J2 = """<?xml version="1.0" encoding="UTF-8"?>
@@ -284,13 +283,12 @@ def _druid(out: Path, where: StackPaths) -> None:
         zookeeper.zoo_cfg(Path("/var/lib/zookeeper/data"), "0.0.0.0", zookeeper.PORT),
     )
     _write(out / "run-zookeeper.sh", _run_script(zk.command("java")), 0o755)
-    _write(out / "Dockerfile", (DOCKER / "druid.Dockerfile").read_text())
 
 
 _DRUID_DIRS = ("tmp", "task", "segments", "segment-cache", "indexing-logs")
 
 
-def prepare(where: StackPaths, images: tuple[str, ...] = ("squall", "kafka", "druid")) -> None:
+def prepare(where: StackPaths, images: tuple[str, ...] = IMAGES) -> None:
     """Fill ``deploy/.context/<image>`` for each of ``images`` (see the module docstring)."""
     for image in images:
         out = context_dir(image)
@@ -301,3 +299,24 @@ def prepare(where: StackPaths, images: tuple[str, ...] = ("squall", "kafka", "dr
             _kafka(out, where)
         else:
             _druid(out, where)
+        # resolve.sh (the images' `resolve` stage) copies a context marked complete as is
+        _write(out / ".complete", f"written by squall compose build for {image}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m squall.deploy.compose.context [IMAGE ...]``: what an image's build runs
+    when no context was resolved on the host (deploy/docker/resolve.sh)."""
+    import argparse
+
+    from squall.deploy.stack import paths
+    from squall.settings import load_settings
+
+    parser = argparse.ArgumentParser(prog="python -m squall.deploy.compose.context")
+    parser.add_argument("images", nargs="*", choices=IMAGES, default=list(IMAGES))
+    args = parser.parse_args(argv)
+    prepare(paths(load_settings()), tuple(args.images))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -23,6 +23,8 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $t
 update-ca-certificates >/dev/null
 export PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 python3 -m venv /opt/resolve
+# Debian's pip (23.0) cannot build sdists such as pydruid's without `wheel`: the Makefile's pip
+/opt/resolve/bin/pip install --quiet pip==25.3
 # Squall's own dependencies, so that the program below runs from the source tree
 /opt/resolve/bin/python -c 'import tomllib; print("\n".join(tomllib.load(open("/src/pyproject.toml", "rb"))["project"]["dependencies"]))' > /tmp/requirements.txt
 /opt/resolve/bin/pip install --quiet -r /tmp/requirements.txt

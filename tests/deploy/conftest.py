@@ -37,7 +37,8 @@ def java_and_maven() -> None:
 
 # -- the compose stack on a real Docker engine (test_compose*.py) -------------------------
 
-COMPOSE_PROJECT = "squall-test"
+# another name lets two checkouts test on one engine at once (with SQUALL_IMAGE_PREFIX)
+COMPOSE_PROJECT = os.environ.get("SQUALL_TEST_COMPOSE_PROJECT", "squall-test")
 ALL_TIME = "2015-01-01T00:00:00Z/2030-01-01T00:00:00Z"
 COMPOSE_DEADLINE = 240.0
 
@@ -81,6 +82,13 @@ class ComposeStack:
             return []
         rows: list[dict[str, Any]] = r.json()["rows"]
         return rows
+
+    def pipeline(self) -> dict[str, Any]:
+        """The pipeline page's data (``GET /api/v1/pipeline``) from the published API port."""
+        r = self.http.get(f"{self.api}/api/v1/pipeline")
+        assert r.status_code == 200, r.text
+        answer: dict[str, Any] = r.json()
+        return answer
 
     def total(self) -> int:
         rows = self.query(queryType="timeseries", metrics=["events"])

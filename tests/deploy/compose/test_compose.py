@@ -34,7 +34,7 @@ from squall.traffic import generate_events
 
 pytestmark = [pytest.mark.compose, pytest.mark.timeout(1200)]
 
-SQUALL_IMAGE = "squall/squall"
+SQUALL_IMAGE = "/squall:"  # <SQUALL_IMAGE_PREFIX>/squall:<version>
 PROFILES: tuple[tuple[str, ...], ...] = ((), ("cluster",))
 
 
@@ -80,7 +80,7 @@ def test_every_squall_command_and_variable_is_one_squall_knows(profiles: tuple[s
     parser = build_parser()
     checked = 0
     for name, service in config["services"].items():
-        if not service["image"].startswith(SQUALL_IMAGE):
+        if SQUALL_IMAGE not in service["image"]:
             continue
         parser.parse_args(service["command"])  # SystemExit (a failure) if squall lacks it
         unknown = {v for v in service.get("environment", {}) if v.startswith("SQUALL_")} - known
@@ -135,6 +135,18 @@ def test_kill_9_of_topology_and_collector_mid_stream_gives_exact_totals(stack: A
     for r in rows:
         per_service[r["service"]] += r["bytes"]
     assert per_service == bytes_truth
+
+
+def test_the_pipeline_page_reads_the_collector_the_workers_and_the_lag(stack: Any) -> None:
+    page = stack.pipeline()
+    assert page["workers"]["snapshots"], page["workers"]  # the topology's metrics topic
+    assert page["lag"]["error"] is None and page["lag"]["partitions"], page["lag"]
+    before = page["collector"]
+    assert before["up"], before["error"]  # serve reaches collector:8100, not its own host
+    events = _events(500, seed=12)
+    stack.post(events)
+    after = stack.pipeline()["collector"]
+    assert after["accepted_events"] - before["accepted_events"] == len(events)
 
 
 def test_down_v_leaves_nothing_behind(stack: Any) -> None:

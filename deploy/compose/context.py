@@ -8,7 +8,8 @@ the host, inside that stage (``python -m squall.deploy.compose.context IMAGE``: 
 ``docker compose build`` from a fresh clone). Per image:
 
 * ``squall``: the wheels of Squall's dependencies (``pip wheel``, once per dependency
-  list) and of Squall itself (rebuilt when a source file changed);
+  list) and of Squall itself (rebuilt when a source file changed), and the apache_logs
+  sample the ``demo`` service replays;
 * ``kafka``: Kafka's jars (``deploy.stack.maven`` on ``poms/kafka``, the local stack's
   pom), ``server.properties`` for the single node and each ``cluster`` node, generated
   by ``deploy.stack.kafka.server_properties``, and the start script;
@@ -34,7 +35,15 @@ from pathlib import Path
 from squall.deploy.exceptions import DependencyResolutionFailed
 from squall.deploy.stack import POMS, StackPaths, druid_conf, kafka, maven, process, zookeeper
 
-__all__ = ["CLUSTER_KAFKA_NODES", "DEPLOY", "IMAGES", "ROOT", "context_dir", "prepare"]
+__all__ = [
+    "CLUSTER_KAFKA_NODES",
+    "DEPLOY",
+    "IMAGES",
+    "ROOT",
+    "build_contexts",
+    "context_dir",
+    "prepare",
+]
 
 DEPLOY = Path(__file__).resolve().parents[1]
 ROOT = DEPLOY.parent
@@ -122,6 +131,7 @@ def _squall(out: Path) -> None:
             "build Squall's wheel",
         )
         own_stamp.write_text(source)
+    _write(out / "data" / "apache_logs", (ROOT / "tests" / "data" / "apache_logs").read_bytes())
 
 
 def _run_script(command: list[str], pre: str = "") -> str:
@@ -299,8 +309,22 @@ def prepare(where: StackPaths, images: tuple[str, ...] = IMAGES) -> None:
             _kafka(out, where)
         else:
             _druid(out, where)
-        # resolve.sh (the images' `resolve` stage) copies a context marked complete as is
+        # the context is the whole build context of the image (see build_context): its
+        # Dockerfile at the repository's path, and a mark its `resolve` stage looks for
+        dockerfile = DEPLOY / "docker" / f"{image}.Dockerfile"
+        _write(out / dockerfile.relative_to(ROOT), dockerfile.read_bytes())
+        (out / "deploy" / "certs").mkdir(parents=True, exist_ok=True)
         _write(out / ".complete", f"written by squall compose build for {image}\n")
+
+
+def build_contexts() -> dict[str, str]:
+    """The compose file's build-context variables pointing at the contexts ``prepare``
+    completed (unset, each image builds from the repository's root and resolves online)."""
+    return {
+        f"SQUALL_{image.upper()}_CONTEXT": str(context_dir(image))
+        for image in IMAGES
+        if (context_dir(image) / ".complete").is_file()
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

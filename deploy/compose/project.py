@@ -208,9 +208,11 @@ def _urls(ports: Mapping[str, int]) -> list[str]:
 
 
 def build(docker: Any) -> float:
-    """Fill the build contexts, build the images; seconds taken."""
+    """Fill the build contexts on the host, build the images from them (so does every
+    later ``up`` of this process: ``pull_policy: build``); seconds taken."""
     began = time.monotonic()
     context.prepare(paths(load_settings()))
+    os.environ.update(context.build_contexts())
     docker.compose.build(quiet=True)
     return time.monotonic() - began
 

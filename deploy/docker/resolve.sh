@@ -1,21 +1,17 @@
 #!/bin/sh
-# The `resolve` stage of each image in deploy/docker/: put together what the image holds
-# beyond Debian's packages (wheels, jars, generated configuration) in
-# /src/deploy/.context/<image>, by the one program that does it, deploy/compose/context.py.
+# The `resolve` stage of an image in deploy/docker/ when it builds from the repository's
+# root (a plain `docker compose build` or `up` from a fresh clone): put together what the
+# image holds beyond Debian's packages (wheels, jars, generated configuration) in $2, with
+# the one program that does it, deploy/compose/context.py, from PyPI and Maven Central.
+# (`squall compose build` runs the same program on the host instead and builds from its
+# result: then nothing is downloaded in a build and this script does not run.)
 #
-# * Offline: `squall compose build` (or `make images`) ran that program on the host, and
-#   the build context holds its result: nothing to do, nothing is downloaded in the build.
-# * Online (a plain `docker compose build` / `up` from a fresh clone): run it here, from
-#   PyPI and Maven Central. Behind a TLS-inspecting proxy, the proxy's CA certificates
-#   (PEM files named *.crt) in deploy/certs/ are trusted for this stage only.
+# Behind a TLS-inspecting proxy, its CA certificates (PEM files named *.crt) in
+# deploy/certs/ are trusted, in this stage only.
 set -eu
 image="$1"
-out="/src/deploy/.context/$image"
-if [ -f "$out/.complete" ]; then
-  echo "resolve $image: using deploy/.context/$image, resolved on the host"
-  exit 0
-fi
-echo "resolve $image: from PyPI and Maven Central (no deploy/.context/$image; \`squall compose build\` resolves on the host instead)"
+out="$2"
+echo "resolve $image: from PyPI and Maven Central (\`squall compose build\` resolves on the host instead)"
 tools="python3 python3-venv ca-certificates"
 [ "$image" = squall ] || tools="$tools openjdk-17-jdk-headless maven"
 apt-get update -qq
@@ -30,4 +26,5 @@ python3 -m venv /opt/resolve
 /opt/resolve/bin/pip install --quiet -r /tmp/requirements.txt
 cd /src
 PYTHONPATH=/src /opt/resolve/bin/python -m squall.deploy.compose.context "$image"
+mv "/src/deploy/.context/$image" "$out"
 test -f "$out/.complete"

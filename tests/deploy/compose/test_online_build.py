@@ -54,7 +54,10 @@ def _host_files(directory: Path) -> dict[str, str]:
     return {
         str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in directory.rglob("*")
-        if p.is_file() and not p.name.startswith(".")
+        # deploy/ holds the Dockerfile and certs prepare copies in for the build itself
+        if p.is_file()
+        and not p.name.startswith(".")
+        and p.relative_to(directory).parts[0] != "deploy"
     }
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "ROOT",
     "build_contexts",
     "context_dir",
+    "digest",
     "prepare",
 ]
 
@@ -315,6 +316,21 @@ def prepare(where: StackPaths, images: tuple[str, ...] = IMAGES) -> None:
         _write(out / dockerfile.relative_to(ROOT), dockerfile.read_bytes())
         (out / "deploy" / "certs").mkdir(parents=True, exist_ok=True)
         _write(out / ".complete", f"written by squall compose build for {image}\n")
+
+
+def digest(image: str) -> str:
+    """A fingerprint of ``image``'s context as ``prepare`` left it: the path, size, mode and
+    mtime of every file. ``prepare`` rewrites only what changed, so an unchanged fingerprint
+    means an unchanged context, and the image built from it can stand (see project.build)."""
+    h = hashlib.sha256()
+    root = context_dir(image)
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            st = path.stat()
+            h.update(
+                f"{path.relative_to(root)}\0{st.st_size}\0{st.st_mode}\0{st.st_mtime_ns}\n".encode()
+            )
+    return h.hexdigest()
 
 
 def build_contexts() -> dict[str, str]:

@@ -1,7 +1,9 @@
 """``squall compose build|up|down|status|logs``: deploy/docker-compose.yml through
 python-on-whales.
 
-* ``build``: fill the offline build contexts (``deploy.compose.context``), then build;
+* ``build``: fill the offline build contexts (``deploy.compose.context``), then build; a
+  random metadata store password goes into deploy/.env if none is set
+  (``deploy.compose.password``);
 * ``up``: build, start every long-running service and the init job, wait until each is
   healthy and the init job has completed, print the URLs;
 * ``status``: each service's state and health; ``logs``: their output;
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from squall.deploy.compose import context, engine
+from squall.deploy.compose import context, engine, password
 from squall.deploy.exceptions import ComposeUnavailable, PortInUse, ServiceFailed, ServiceTimeout
 from squall.deploy.stack import paths
 from squall.settings import load_settings
@@ -211,6 +213,8 @@ def build(docker: Any) -> float:
     """Fill the build contexts on the host, build the images from them (so does every
     later ``up`` of this process: ``pull_policy: build``); seconds taken."""
     began = time.monotonic()
+    if password.ensure(context.DEPLOY / ".env"):
+        print(f"wrote a random {password.VARIABLE} into deploy/.env", flush=True)
     context.prepare(paths(load_settings()))
     os.environ.update(context.build_contexts())
     docker.compose.build(quiet=True)

@@ -5,8 +5,11 @@ service runs parses with Squall's CLI; each ``SQUALL_*`` variable set is one the
 settings read), then the whole stack from built images: known events posted to the
 published collector port, the query API's answers (on Druid) equal to ground truth
 computed here from the input, after ``docker kill -s KILL`` of the topology and of the
-collector mid-stream and ``docker compose up -d`` again; and ``docker compose down -v``
-leaves no container, network or volume behind.
+collector mid-stream and ``docker compose up -d`` again; Druid's metadata in PostgreSQL
+(psql in the ``postgres`` container) and still there after a restart of the coordinator,
+with answers still equal to ground truth; and ``docker compose down -v`` leaves no
+container, network or volume behind. Statically: postgres publishes no port, the Druid
+services wait for it, the default profile's memory limits fit 8 GiB.
 
 The stack runs as project ``squall-test`` on free host ports, so it clashes neither with
 a user's ``squall`` project nor with the local Maven-jar stack. Without an engine the

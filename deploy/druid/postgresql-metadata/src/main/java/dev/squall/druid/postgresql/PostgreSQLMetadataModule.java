@@ -41,6 +41,8 @@ public class PostgreSQLMetadataModule extends SQLMetadataStorageDruidModule impl
   public void configure(Binder binder)
   {
     super.configure(binder);
+    // one connector (and one connection pool) behind both of its keys below
+    binder.bind(PostgreSQLConnector.class).in(LazySingleton.class);
     PolyBind.optionBinder(binder, Key.get(MetadataStorageProvider.class))
             .addBinding(TYPE)
             .to(NoopMetadataStorageProvider.class)

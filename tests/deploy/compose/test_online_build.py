@@ -88,7 +88,7 @@ def online_images(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
 def test_the_postgres_image_runs_debians_postgresql_as_its_own_user(
     online_images: dict[str, str],
 ) -> None:
-    script = "id -un; command -v postgres pg_isready squall-postgres"
+    script = "id -un; for p in postgres pg_isready squall-postgres; do command -v $p; done"
     out = _run(
         ["docker", "run", "--rm", "--entrypoint", "sh", online_images["postgres"], "-c", script]
     )

@@ -13,10 +13,15 @@ the host, inside that stage (``python -m squall.deploy.compose.context IMAGE``: 
 * ``kafka``: Kafka's jars (``deploy.stack.maven`` on ``poms/kafka``, the local stack's
   pom), ``server.properties`` for the single node and each ``cluster`` node, generated
   by ``deploy.stack.kafka.server_properties``, and the start script;
-* ``druid``: Druid's jars (``poms/druid``, ZooKeeper's included), the configuration
-  written by ``deploy.stack.druid_conf.write_conf`` with the containers' paths and
-  addresses, ``zoo.cfg``, and one start script per service whose java command line is
+* ``druid``: Druid's jars (``poms/druid``, ZooKeeper's included), Squall's PostgreSQL
+  metadata extension (deploy/druid/postgresql-metadata, built by ``deploy.stack.maven``),
+  the configuration written by ``deploy.stack.druid_conf.write_conf`` with the containers'
+  paths and addresses and ``druid_conf.postgresql_metadata`` (the ``postgres`` service),
+  ``zoo.cfg``, and one start script per service whose java command line is
   ``deploy.stack.process.JvmService.command``: the local stack's, with other paths.
+
+The ``postgres`` image holds nothing but Debian's packages and its start script
+(deploy/docker/postgres.sh): it builds from the repository's root, with nothing to resolve.
 
 Files are replaced only when their content changes, so Docker's layer cache holds and a
 rebuild with nothing changed takes seconds. Dependencies sit in layers before sources.
@@ -39,6 +44,9 @@ __all__ = [
     "CLUSTER_KAFKA_NODES",
     "DEPLOY",
     "IMAGES",
+    "METADATA_CLIENTS",
+    "POSTGRESQL_EXTENSION_PROJECT",
+    "POSTGRES_SECRET",
     "ROOT",
     "build_contexts",
     "context_dir",
@@ -53,6 +61,12 @@ IMAGES = ("squall", "kafka", "druid")
 _KAFKA_HOME = Path("/opt/kafka")
 _DRUID_HOME = Path("/opt/druid")
 _DRUID_VAR = Path("/var/lib/druid")
+POSTGRESQL_EXTENSION_PROJECT = DEPLOY / "druid" / "postgresql-metadata"
+POSTGRES_SECRET = Path("/var/lib/postgres-secret/password")
+"""Where the postgres service writes the password it generates when POSTGRES_PASSWORD is
+empty (a named volume the Druid services mount read-only)."""
+METADATA_CLIENTS = ("coordinator", "broker", "historical", "indexer")
+"""The Druid services that get the metadata store's password."""
 
 
 def context_dir(image: str) -> Path:
@@ -229,9 +243,14 @@ def _druid(out: Path, where: StackPaths) -> None:
         POMS / "druid" / "pom.xml", where.lib_dir("druid"), maven_repo=where.maven_repo
     )
     _sync_dir(lib, out / "lib")
+    extension = maven.build(
+        POSTGRESQL_EXTENSION_PROJECT,
+        where.lib_dir(druid_conf.POSTGRESQL_EXTENSION),
+        maven_repo=where.maven_repo,
+    )
+    _sync_dir(extension, out / "extensions" / druid_conf.POSTGRESQL_EXTENSION)
     staging = out / ".conf-staging"
     shutil.rmtree(staging, ignore_errors=True)
-    derby = "coordinator"
     druid_conf.write_conf(
         staging,
         _DRUID_VAR,
@@ -239,10 +258,7 @@ def _druid(out: Path, where: StackPaths) -> None:
         overrides={
             "druid.host": "",  # each container sets its own address at start
             "druid.bindOnHost": "false",
-            "druid.metadata.storage.connector.connectURI": (
-                f"jdbc:derby://{derby}:{druid_conf.DERBY_PORT}/{_DRUID_VAR}/metadata.db;create=true"
-            ),
-            "druid.metadata.storage.connector.host": derby,
+            **druid_conf.postgresql_metadata("postgres", _DRUID_HOME / "extensions"),
         },
         make_dirs=False,
     )
@@ -267,7 +283,6 @@ def _druid(out: Path, where: StackPaths) -> None:
                 *druid_conf.JAVA_OPTIONS,
                 f"-Djava.io.tmpdir={_DRUID_VAR / 'tmp'}",
                 f"-Dlog4j2.configurationFile={_DRUID_HOME / 'conf' / '_common' / 'log4j2.xml'}",
-                f"-Dderby.stream.error.file={_DRUID_VAR / 'derby.log'}",
                 f"-Ddruid.node.name={svc.name}",
                 "-Ddruid.host=$HOST_IP",
             ],
@@ -276,6 +291,8 @@ def _druid(out: Path, where: StackPaths) -> None:
             f"mkdir -p {' '.join(str(_DRUID_VAR / d) for d in _DRUID_DIRS)}\n"
             'HOST_IP="$(hostname -i | cut -d" " -f1)"\n'
         )
+        if svc.name in METADATA_CLIENTS:
+            pre += _METADATA_PASSWORD
         _write(out / f"run-{svc.name}.sh", _run_script(jvm.command("java"), pre), 0o755)
     zk = process.JvmService(
         name="zookeeper",
@@ -297,6 +314,18 @@ def _druid(out: Path, where: StackPaths) -> None:
 
 
 _DRUID_DIRS = ("tmp", "task", "segments", "segment-cache", "indexing-logs")
+_METADATA_PASSWORD = (
+    "# the metadata store's password: POSTGRES_PASSWORD (deploy/.env), else the one the\n"
+    "# postgres service generated; Druid reads the variable (an environment password provider)\n"
+    'if [ -z "${POSTGRES_PASSWORD:-}" ]; then\n'
+    f'  POSTGRES_PASSWORD="$(cat {POSTGRES_SECRET})" || {{\n'
+    f'    echo "no POSTGRES_PASSWORD and no readable {POSTGRES_SECRET}: mount the volume'
+    ' postgres-secret (the postgres service writes it) or set POSTGRES_PASSWORD" >&2\n'
+    "    exit 1\n"
+    "  }\n"
+    "fi\n"
+    "export POSTGRES_PASSWORD\n"
+)
 
 
 def prepare(where: StackPaths, images: tuple[str, ...] = IMAGES) -> None:

@@ -1,7 +1,9 @@
 """``squall compose build|up|down|status|logs``: deploy/docker-compose.yml through
 python-on-whales.
 
-* ``build``: fill the offline build contexts (``deploy.compose.context``), then build;
+* ``build``: fill the offline build contexts (``deploy.compose.context``), then build; a
+  random metadata store password goes into deploy/.env if none is set
+  (``deploy.compose.password``);
 * ``up``: build, start every long-running service and the init job, wait until each is
   healthy and the init job has completed, print the URLs;
 * ``status``: each service's state and health; ``logs``: their output;
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from squall.deploy.compose import context, engine
+from squall.deploy.compose import context, engine, password
 from squall.deploy.exceptions import ComposeUnavailable, PortInUse, ServiceFailed, ServiceTimeout
 from squall.deploy.stack import paths
 from squall.settings import load_settings
@@ -229,6 +231,8 @@ def build(docker: Any) -> float:
     when every layer is cached, so an image whose label holds its context's digest is not
     sent again: "nothing changed" costs a directory walk, not a build."""
     began = time.monotonic()
+    if password.ensure(context.DEPLOY / ".env"):
+        print(f"wrote a random {password.VARIABLE} into deploy/.env", flush=True)
     context.prepare(paths(load_settings()))
     contexts = context.build_contexts()
     os.environ.update(contexts)

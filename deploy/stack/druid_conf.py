@@ -17,10 +17,15 @@ Kafka and the pipeline:
   ``loadList=[]`` loads none from an extensions directory, and Druid's default
   ``searchCurrentClassloader=true`` finds their modules on the classpath;
 * every service binds 127.0.0.1 only (``bindOnHost``), metrics emitters are off.
+
+``postgresql_metadata`` gives the overrides that move the metadata from Derby to a
+PostgreSQL server through Squall's own extension (deploy/druid/postgresql-metadata), as
+the compose stack runs it; the local stack stays on Derby.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,13 +35,19 @@ __all__ = [
     "DERBY_PORT",
     "JAVA_OPTIONS",
     "LOG4J2_XML",
+    "POSTGRESQL_EXTENSION",
+    "POSTGRESQL_PORT",
     "SERVICES",
     "DruidService",
+    "postgresql_metadata",
     "write_conf",
 ]
 
 HOST = "127.0.0.1"
 DERBY_PORT = 1527
+POSTGRESQL_PORT = 5432
+POSTGRESQL_EXTENSION = "squall-postgresql-metadata"
+"""The extension's directory name under ``druid.extensions.directory``."""
 
 
 @dataclass(frozen=True)
@@ -208,6 +219,34 @@ JAVA_OPTIONS: tuple[str, ...] = (
 )
 """Druid on Java 17 (from Druid's docs/operations/java.md), UTC, serial GC: small heaps
 on 2 shared cores gain nothing from G1's concurrent threads."""
+
+
+def postgresql_metadata(
+    host: str,
+    extensions: Path,
+    *,
+    port: int = POSTGRESQL_PORT,
+    database: str = "druid",
+    user: str = "druid",
+    password_variable: str = "POSTGRES_PASSWORD",
+) -> dict[str, str]:
+    """``write_conf`` overrides: metadata in PostgreSQL at ``host:port``, through the
+    extension in ``extensions/POSTGRESQL_EXTENSION``.
+
+    The password is never written: Druid reads it from the environment variable
+    ``password_variable`` when it connects (an ``environment`` password provider), which
+    the service's start script sets. Derby's host and port are removed."""
+    provider = json.dumps({"type": "environment", "variable": password_variable})
+    return {
+        "druid.extensions.directory": str(extensions),
+        "druid.extensions.loadList": json.dumps([POSTGRESQL_EXTENSION]),
+        "druid.metadata.storage.type": "postgresql",
+        "druid.metadata.storage.connector.connectURI": f"jdbc:postgresql://{host}:{port}/{database}",
+        "druid.metadata.storage.connector.user": user,
+        "druid.metadata.storage.connector.password": provider,
+        "druid.metadata.storage.connector.host": "",
+        "druid.metadata.storage.connector.port": "",
+    }
 
 
 def _properties(values: dict[str, str]) -> str:

@@ -6,6 +6,10 @@ directory stamped with the pom's hash, so a second ``squall stack up`` starts wi
 Maven, and editing the pom (e.g. a version bump) resolves again. Each service gets its
 own directory: Kafka's and Druid's classpaths must never mix (their kafka-clients, slf4j
 and jackson versions differ).
+
+``build`` does the same for a Maven project of Squall's own (Squall's Druid extension,
+deploy/druid/): ``mvn package`` plus its runtime dependencies into one directory, stamped
+with the hash of the pom and its sources, the build's scratch files outside the source tree.
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ import hashlib
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from squall.deploy.exceptions import DependencyResolutionFailed, MavenNotFound
 
-__all__ = ["find_maven", "is_resolved", "jars", "resolve"]
+__all__ = ["build", "find_maven", "is_built", "is_resolved", "jars", "resolve"]
 
 _STAMP = ".squall-resolved"
 
@@ -39,10 +44,28 @@ def _pom_hash(pom: Path) -> str:
     return hashlib.sha256(pom.read_bytes()).hexdigest()
 
 
+def _project_hash(project: Path) -> str:
+    """The pom and every file under ``src/``: what a build's output depends on."""
+    digest = hashlib.sha256()
+    for path in [project / "pom.xml", *sorted((project / "src").rglob("*"))]:
+        if path.is_file():
+            digest.update(str(path.relative_to(project)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _stamped(lib_dir: Path, digest: str) -> bool:
+    stamp = lib_dir / _STAMP
+    return stamp.is_file() and stamp.read_text().strip() == digest
+
+
 def is_resolved(pom: Path, lib_dir: Path) -> bool:
     """True when ``lib_dir`` holds the jars of exactly this version of ``pom``."""
-    stamp = lib_dir / _STAMP
-    return stamp.is_file() and stamp.read_text().strip() == _pom_hash(pom)
+    return _stamped(lib_dir, _pom_hash(pom))
+
+
+def is_built(project: Path, lib_dir: Path) -> bool:
+    """True when ``lib_dir`` holds the build of exactly these sources of ``project``."""
+    return _stamped(lib_dir, _project_hash(project))
 
 
 def jars(lib_dir: Path) -> list[Path]:
@@ -66,23 +89,72 @@ def resolve(
     callers and interrupted runs never leave a half-filled classpath. Returns ``lib_dir``.
     """
     pom = pom.resolve()
+
+    def fill(staging: Path) -> None:
+        _copy_dependencies(pom, staging, maven_repo, offline, timeout)
+
+    return _materialize(lib_dir, _pom_hash(pom), str(pom), fill)
+
+
+def build(
+    project: Path,
+    lib_dir: Path,
+    *,
+    maven_repo: Path | None = None,
+    offline: bool = False,
+    timeout: float = 1800.0,
+) -> Path:
+    """Build the Maven ``project`` (a directory with pom.xml and src/) into ``lib_dir``:
+    its jar and its runtime dependencies, unless these sources are already built there.
+    Same options and guarantees as ``resolve``; Maven's scratch files stay in a temporary
+    directory, never in the source tree. Returns ``lib_dir``."""
+    project = project.resolve()
+
+    def fill(staging: Path) -> None:
+        scratch = staging.parent / f"{staging.name}.target"
+        shutil.rmtree(scratch, ignore_errors=True)
+        try:
+            _copy_dependencies(
+                project / "pom.xml",
+                staging,
+                maven_repo,
+                offline,
+                timeout,
+                goals=("package",),
+                extra=(f"-Dsquall.build={scratch}",),
+            )
+            built = sorted(scratch.glob("*.jar"))
+            if not built:
+                raise DependencyResolutionFailed(
+                    f"Maven built no jar from {project}; check its pom.xml (packaging jar)"
+                )
+            for jar in built:
+                shutil.copy2(jar, staging / jar.name)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    return _materialize(lib_dir, _project_hash(project), str(project), fill)
+
+
+def _materialize(lib_dir: Path, digest: str, source: str, fill: Callable[[Path], None]) -> Path:
+    """``lib_dir`` holds what ``fill`` puts in a staging directory, stamped ``digest``."""
     lib_dir = lib_dir.resolve()
-    if is_resolved(pom, lib_dir):
+    if _stamped(lib_dir, digest):
         return lib_dir
     lib_dir.parent.mkdir(parents=True, exist_ok=True)
     with open(lib_dir.parent / f".{lib_dir.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if is_resolved(pom, lib_dir):  # another process resolved it while we waited
+        if _stamped(lib_dir, digest):  # another process made it while we waited
             return lib_dir
         staging = lib_dir.parent / f".{lib_dir.name}.staging-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         try:
-            _copy_dependencies(pom, staging, maven_repo, offline, timeout)
+            fill(staging)
             if not jars(staging):
                 raise DependencyResolutionFailed(
-                    f"Maven resolved no jars from {pom}; check the pom's dependencies"
+                    f"Maven resolved no jars from {source}; check the pom's dependencies"
                 )
-            (staging / _STAMP).write_text(_pom_hash(pom) + "\n")
+            (staging / _STAMP).write_text(digest + "\n")
             shutil.rmtree(lib_dir, ignore_errors=True)
             staging.rename(lib_dir)
         finally:
@@ -91,7 +163,14 @@ def resolve(
 
 
 def _copy_dependencies(
-    pom: Path, out: Path, maven_repo: Path | None, offline: bool, timeout: float
+    pom: Path,
+    out: Path,
+    maven_repo: Path | None,
+    offline: bool,
+    timeout: float,
+    *,
+    goals: tuple[str, ...] = (),
+    extra: tuple[str, ...] = (),
 ) -> None:
     cmd = [
         find_maven(),
@@ -99,9 +178,11 @@ def _copy_dependencies(
         "-q",
         "-f",
         str(pom),
+        *goals,
         "dependency:copy-dependencies",
         "-DincludeScope=runtime",
         f"-DoutputDirectory={out}",
+        *extra,
     ]
     if maven_repo is not None:
         cmd.append(f"-Dmaven.repo.local={maven_repo.resolve()}")
@@ -119,7 +200,8 @@ def _copy_dependencies(
     if done.returncode != 0:
         output = (done.stdout + done.stderr).strip().splitlines()
         tail = "\n".join(output[-25:])
+        what = "build" if goals else "resolve the jars of"
         raise DependencyResolutionFailed(
-            f"Maven could not resolve the jars of {pom} (exit {done.returncode}); "
-            f"is Maven Central reachable?\n{tail}"
+            f"Maven could not {what} {pom} (exit {done.returncode}); is Maven Central "
+            f"reachable{', and does the code compile' if goals else ''}? Its output:\n{tail}"
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import socket
 import time
@@ -62,6 +63,7 @@ class ComposeStack:
     docker: Any
     collector: str
     api: str
+    console: str  # Druid's router
     http: httpx.Client
 
     def post(self, events: list[dict[str, Any]]) -> None:
@@ -135,6 +137,7 @@ def compose_stack(env: dict[str, str]) -> Iterator[ComposeStack]:
             docker,
             f"http://127.0.0.1:{ports['SQUALL_COLLECTOR_PORT']}",
             f"http://127.0.0.1:{ports['SQUALL_SERVE_PORT']}",
+            f"http://127.0.0.1:{ports['DRUID_CONSOLE_PORT']}",
             httpx.Client(timeout=30.0),
         )
         try:
@@ -147,14 +150,21 @@ def compose_stack(env: dict[str, str]) -> Iterator[ComposeStack]:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[ComposeStack]:
-    """The default layout: one Kafka, one of each Druid service, one topology."""
-    with compose_stack({"COMPOSE_PROFILES": ""}) as s:
+    """The default layout: one Kafka, one of each Druid service, one topology; no
+    POSTGRES_PASSWORD, as a plain `docker compose up` from a fresh clone (the postgres
+    service generates one into its volume)."""
+    with compose_stack({"COMPOSE_PROFILES": "", "POSTGRES_PASSWORD": ""}) as s:
         yield s
 
 
 @pytest.fixture(scope="module")
 def cluster_stack() -> Iterator[ComposeStack]:
-    """The cluster profile, clients bootstrapping from all three Kafka brokers."""
-    brokers = "kafka:9092,kafka-2:9092,kafka-3:9092"
-    with compose_stack({"COMPOSE_PROFILES": "cluster", "SQUALL_KAFKA": brokers}) as s:
+    """The cluster profile, clients bootstrapping from all three Kafka brokers; the
+    metadata store's password given, as deploy/.env gives it."""
+    env = {
+        "COMPOSE_PROFILES": "cluster",
+        "SQUALL_KAFKA": "kafka:9092,kafka-2:9092,kafka-3:9092",
+        "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
+    }
+    with compose_stack(env) as s:
         yield s

@@ -71,3 +71,45 @@ def test_an_unresolvable_artifact_fails_with_mavens_output(tmp_path: Path) -> No
     with pytest.raises(DependencyResolutionFailed, match="nothing-here"):
         maven.resolve(pom, tmp_path / "lib")
     assert not (tmp_path / "lib").exists()
+
+
+def _project(root: Path, greeting: str) -> Path:
+    """A one-class Maven project (jar packaging) with the extension's build layout."""
+    pom = _POM.format(group="org.slf4j", artifact="slf4j-api", version="1.7.36")
+    pom = pom.replace("<packaging>pom</packaging>", "<packaging>jar</packaging>")
+    pom = pom.replace(
+        "<build>",
+        "<properties><maven.compiler.source>17</maven.compiler.source>"
+        "<maven.compiler.target>17</maven.compiler.target>"
+        "<squall.build>${project.basedir}/target</squall.build></properties>"
+        "<build><directory>${squall.build}</directory>",
+    )
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pom.xml").write_text(pom)
+    source = root / "src" / "main" / "java" / "Hello.java"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_text(f'public class Hello {{ String hi() {{ return "{greeting}"; }} }}\n')
+    return root
+
+
+def test_builds_a_project_with_its_runtime_jars_and_again_when_a_source_changes(
+    tmp_path: Path,
+) -> None:
+    project = _project(tmp_path / "tiny", "hello")
+    lib = tmp_path / "jars" / "tiny"
+    assert maven.build(project, lib) == lib.resolve()
+    assert [p.name for p in maven.jars(lib)] == ["slf4j-api-1.7.36.jar", "tiny-1.jar"]
+    assert maven.is_built(project, lib)
+    assert not (project / "target").exists()  # Maven's scratch files stay out of the sources
+    _project(project, "hi there")
+    assert not maven.is_built(project, lib)
+    maven.build(project, lib)
+    assert maven.is_built(project, lib)
+
+
+def test_code_that_does_not_compile_says_so(tmp_path: Path) -> None:
+    project = _project(tmp_path / "broken", "x")
+    (project / "src/main/java/Hello.java").write_text("public class Hello { nope }\n")
+    with pytest.raises(DependencyResolutionFailed, match="does the code compile"):
+        maven.build(project, tmp_path / "lib")
+    assert not (tmp_path / "lib").exists()

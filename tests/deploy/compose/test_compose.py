@@ -5,8 +5,11 @@ service runs parses with Squall's CLI; each ``SQUALL_*`` variable set is one the
 settings read), then the whole stack from built images: known events posted to the
 published collector port, the query API's answers (on Druid) equal to ground truth
 computed here from the input, after ``docker kill -s KILL`` of the topology and of the
-collector mid-stream and ``docker compose up -d`` again; and ``docker compose down -v``
-leaves no container, network or volume behind.
+collector mid-stream and ``docker compose up -d`` again; Druid's metadata in PostgreSQL
+(psql in the ``postgres`` container) and still there after a restart of the coordinator,
+with answers still equal to ground truth; and ``docker compose down -v`` leaves no
+container, network or volume behind. Statically: postgres publishes no port, the Druid
+services wait for it, the default profile's memory limits fit 8 GiB.
 
 The stack runs as project ``squall-test`` on free host ports, so it clashes neither with
 a user's ``squall`` project nor with the local Maven-jar stack. Without an engine the
@@ -91,6 +94,28 @@ def test_every_squall_command_and_variable_is_one_squall_knows(profiles: tuple[s
     assert set(re.findall(r"\b(SQUALL_[A-Z_]+)=", dockerfile)) <= known
 
 
+def test_postgres_is_internal_and_the_druid_services_wait_for_it() -> None:
+    services = _compose_config(())["services"]
+    postgres = services["postgres"]
+    assert not postgres.get("ports"), "the metadata store must not be published on the host"
+    assert int(postgres["mem_limit"]) <= 128 * 2**20
+    assert "pg_isready" in postgres["healthcheck"]["test"]
+    for name in ("coordinator", *context.METADATA_CLIENTS):
+        service = services[name]
+        assert service["depends_on"]["postgres"]["condition"] == "service_healthy", name
+        secret = [v for v in service["volumes"] if v["source"] == "postgres-secret"]
+        assert secret and secret[0]["read_only"], f"{name}: the password volume, read-only"
+        assert secret[0]["target"] == str(context.POSTGRES_SECRET.parent)
+        # compose substitutes deploy/.env's value or "" (then the volume's file is read)
+        assert "POSTGRES_PASSWORD" in service["environment"], name
+
+
+def test_the_default_profile_fits_a_docker_host_of_8_gib() -> None:
+    services = _compose_config(())["services"]
+    total = sum(int(service["mem_limit"]) for service in services.values())
+    assert total <= 8 * 2**30, f"{total / 2**30:.2f} GiB"
+
+
 # -- the stack on the engine ----------------------------------------------------------
 
 
@@ -147,6 +172,60 @@ def test_the_pipeline_page_reads_the_collector_the_workers_and_the_lag(stack: An
     stack.post(events)
     after = stack.pipeline()["collector"]
     assert after["accepted_events"] - before["accepted_events"] == len(events)
+
+
+def _psql(stack: Any, sql: str) -> list[str]:
+    """Rows of ``sql`` in the database ``druid``, from psql inside the postgres container."""
+    out = stack.docker.compose.execute(
+        "postgres", ["psql", "-U", "postgres", "-d", "druid", "-At", "-c", sql], tty=False
+    )
+    return str(out or "").splitlines()
+
+
+def test_druid_metadata_lives_in_postgresql_and_outlives_a_coordinator_restart(
+    stack: Any,
+) -> None:
+    stack.post(_events(2_000, seed=14))
+    stack.wait_for(lambda: stack.total() > 0, lambda: "rows in Druid")
+    assert set(_psql(stack, "SELECT spec_id FROM druid_supervisors")) == {"log_metrics"}
+    stack.wait_for(
+        lambda: int(_psql(stack, "SELECT count(*) FROM druid_segments WHERE used")[0]) > 0,
+        lambda: "a published segment in druid_segments",
+    )
+    # no Derby: nothing in the shared volume where the coordinator used to host it
+    listing = stack.docker.compose.execute("coordinator", ["ls", "/var/lib/druid"], tty=False)
+    assert "metadata.db" not in str(listing)
+    # no POSTGRES_PASSWORD (as without deploy/.env): the one postgres generated, read by Druid
+    env = stack.docker.compose.execute("coordinator", ["printenv", "POSTGRES_PASSWORD"], tty=False)
+    assert str(env or "").strip() == ""
+    stack.docker.compose.execute(
+        "postgres", ["test", "-s", str(context.POSTGRES_SECRET)], tty=False
+    )
+
+    before_total = stack.total()
+    dims = {"queryType": "groupBy", "granularity": "all", "dimensions": ["service", "status"]}
+    before = {
+        (r["service"], r["status"]): r["events"] for r in stack.query(**dims, metrics=["events"])
+    }
+    stack.docker.compose.restart(["coordinator"])
+    project.wait_healthy(stack.docker)
+    supervisors = stack.http.get(f"{stack.console}/druid/indexer/v1/supervisor")
+    assert supervisors.status_code == 200 and supervisors.json() == ["log_metrics"]
+
+    events = _events(3_000, seed=15)
+    truth = Counter(before)
+    truth.update((str(e["service"]), str(e["status"])) for e in events)
+    stack.post(events)
+    seen: list[int] = []
+
+    def all_in() -> bool:
+        seen.append(stack.total())
+        return seen[-1] >= before_total + len(events)
+
+    stack.wait_for(all_in, lambda: f"{before_total + len(events)} events (last {seen[-3:]})")
+    assert seen[-1] == before_total + len(events)
+    rows = stack.query(**dims, metrics=["events"])
+    assert {(r["service"], r["status"]): r["events"] for r in rows} == dict(truth)
 
 
 def test_down_v_leaves_nothing_behind(stack: Any) -> None:

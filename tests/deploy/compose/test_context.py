@@ -3,6 +3,7 @@ the pieces deploy.compose.context calls, with the containers' values."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from squall.deploy.compose import context
@@ -60,3 +61,43 @@ def test_start_scripts_quote_their_arguments_and_expand_only_variables() -> None
 def test_zookeeper_listens_where_it_is_told() -> None:
     cfg = zookeeper.zoo_cfg(Path("/data"), "0.0.0.0", 2181)
     assert "clientPortAddress=0.0.0.0\n" in cfg and "dataDir=/data\n" in cfg
+
+
+def test_the_compose_stack_keeps_druid_metadata_in_postgresql_and_no_password_in_files(
+    tmp_path: Path,
+) -> None:
+    druid_conf.write_conf(
+        tmp_path / "conf",
+        Path("/var/lib/druid"),
+        "zookeeper:2181",
+        overrides=druid_conf.postgresql_metadata("postgres", Path("/opt/druid/extensions")),
+        make_dirs=False,
+    )
+    common = _props((tmp_path / "conf/_common/common.runtime.properties").read_text())
+    assert common["druid.metadata.storage.type"] == "postgresql"
+    assert common["druid.metadata.storage.connector.connectURI"] == (
+        "jdbc:postgresql://postgres:5432/druid"
+    )
+    assert json.loads(common["druid.extensions.loadList"]) == [druid_conf.POSTGRESQL_EXTENSION]
+    assert common["druid.extensions.directory"] == "/opt/druid/extensions"
+    # Druid reads the password from the environment when it connects: none is written
+    assert json.loads(common["druid.metadata.storage.connector.password"]) == {
+        "type": "environment",
+        "variable": "POSTGRES_PASSWORD",
+    }
+    assert "druid.metadata.storage.connector.host" not in common  # Derby's, gone
+
+
+def test_the_local_stack_stays_on_derby(tmp_path: Path) -> None:
+    druid_conf.write_conf(tmp_path / "conf", tmp_path / "var", "127.0.0.1:2181", make_dirs=False)
+    common = _props((tmp_path / "conf/_common/common.runtime.properties").read_text())
+    assert common["druid.metadata.storage.type"] == "derby"
+    assert json.loads(common["druid.extensions.loadList"]) == []
+
+
+def test_only_the_druid_services_using_metadata_read_the_password() -> None:
+    assert set(context.METADATA_CLIENTS) < {s.name for s in druid_conf.SERVICES}
+    assert "router" not in context.METADATA_CLIENTS
+    assert str(context.POSTGRES_SECRET) in context._METADATA_PASSWORD
+    script = (context.DEPLOY / "docker" / "postgres.sh").read_text()
+    assert f"secret={context.POSTGRES_SECRET}\n" in script  # the path both sides agree on

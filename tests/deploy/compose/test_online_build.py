@@ -25,7 +25,8 @@ from squall.settings import load_settings
 
 pytestmark = [pytest.mark.compose, pytest.mark.timeout(1500)]
 
-PREFIX = "squall-online-test"
+# another prefix lets two checkouts run this test on one engine at once
+PREFIX = os.environ.get("SQUALL_TEST_ONLINE_PREFIX", "squall-online-test")
 HOST_CAS = Path("/usr/local/share/ca-certificates")
 
 
@@ -73,6 +74,7 @@ def online_images(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         "squall": f"{PREFIX}/squall:0.1.0",
         "kafka": f"{PREFIX}/kafka:4.4.0",
         "druid": f"{PREFIX}/druid:33.0.0",
+        "postgres": f"{PREFIX}/postgres:15",
     }
     env = {**os.environ, "SQUALL_IMAGE_PREFIX": PREFIX, "COMPOSE_PROFILES": ""}
     try:
@@ -81,6 +83,18 @@ def online_images(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         yield images
     finally:
         subprocess.run(["docker", "rmi", "--force", *images.values()], capture_output=True)
+
+
+def test_the_postgres_image_runs_debians_postgresql_as_its_own_user(
+    online_images: dict[str, str],
+) -> None:
+    script = "id -un; for p in postgres pg_isready squall-postgres; do command -v $p; done"
+    out = _run(
+        ["docker", "run", "--rm", "--entrypoint", "sh", online_images["postgres"], "-c", script]
+    )
+    user, *programs = out.split()
+    assert user == "postgres"
+    assert len(programs) == 3
 
 
 def test_jars_and_configuration_equal_what_the_host_resolves(

@@ -1,7 +1,9 @@
 """The query API and dashboard over one ``Store`` (FastAPI; default 127.0.0.1:8200).
 
 * ``POST /api/v1/query``: a query (serve.query) -> ``{"rows": [...]}``; 400
-  ``{"error": message}`` for anything invalid, the message listing what is allowed.
+  ``{"error": message}`` for anything invalid or over a limit (serve.limits), the message
+  listing what is allowed; 408 when it runs past ``SQUALL_QUERY_TIMEOUT``. Queries run on
+  worker threads, so a slow one never holds up the others.
 * ``GET /api/v1/time-boundary``: ``{"minTime", "maxTime"}`` of the stored data (as
   Druid's timeBoundary), so the dashboard can follow replayed, years-old data.
 * ``GET /healthz``: liveness, plus the loader's counters when a loader is attached.
@@ -28,8 +30,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from squall.serve.exceptions import InvalidQuery, StoreError, StoreUnavailable
+from squall.serve.exceptions import InvalidQuery, QueryTimeout, StoreError, StoreUnavailable
 from squall.serve.intervals import format_time
+from squall.serve.limits import MAX_BODY_BYTES, too_deep
 from squall.serve.query import parse_query
 from squall.serve.store import Store
 
@@ -43,8 +46,6 @@ _MEDIA_TYPES = {
     ".css": "text/css; charset=utf-8",
     "": "text/plain; charset=utf-8",  # LICENSE
 }
-MAX_BODY_BYTES = 64 * 1024
-"""A query is a small JSON object; anything larger is refused with 413."""
 
 
 def _json(body: object, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -105,12 +106,16 @@ def create_app(
 
     @app.exception_handler(InvalidQuery)
     async def invalid_query(request: Request, exc: InvalidQuery) -> Response:
-        return _json({"error": str(exc)}, 400)
+        return _json({"error": str(exc), "type": type(exc).__name__}, 400)
+
+    @app.exception_handler(QueryTimeout)
+    async def query_timeout(request: Request, exc: QueryTimeout) -> Response:
+        return _json({"error": str(exc), "type": type(exc).__name__}, 408)
 
     @app.exception_handler(StoreError)
     async def store_error(request: Request, exc: StoreError) -> Response:
         status = 503 if isinstance(exc, StoreUnavailable) else 500
-        return _json({"error": str(exc)}, status)
+        return _json({"error": str(exc), "type": type(exc).__name__}, status)
 
     @app.post("/api/v1/query")
     async def query(request: Request) -> Response:
@@ -125,6 +130,8 @@ def create_app(
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
+            if "depth limit" in str(exc) or "recursion limit" in str(exc):
+                raise too_deep() from exc
             raise InvalidQuery(
                 f"the body is not valid JSON ({exc}); send a query object such as "
                 '{"queryType": "timeseries", "interval": "2015-05-17/2015-05-18", '

@@ -32,7 +32,7 @@ class ServeStage:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.url = f"http://{settings.serve_host}:{settings.serve_port}/"
-        self.store: Store = open_store(settings.store_url)
+        self.store: Store = open_store(settings.store_url, timeout=settings.query_timeout)
         self.loader: Loader | None = None
         self.pipeline: PipelineStatus | None = None
         try:

@@ -38,6 +38,7 @@ class Settings:
     group_prefix: str = "squall"  # consumer groups are "<prefix>-log-metrics" etc.
     ingest_tokens: frozenset[str] = field(default_factory=frozenset)
     query_tokens: frozenset[str] = field(default_factory=frozenset)
+    query_timeout: float = 10.0  # seconds a query may run (serve.limits)
 
     @property
     def broker_url(self) -> str:
@@ -54,6 +55,7 @@ _CONVERTERS: dict[str, Callable[[str], object]] = {
     "serve_port": int,
     "ingest_tokens": _split_tokens,
     "query_tokens": _split_tokens,
+    "query_timeout": float,
 }
 
 

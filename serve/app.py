@@ -14,13 +14,12 @@
   on the same server: nothing from elsewhere, so it works where there is no internet.
 
 When tokens are configured (``SQUALL_QUERY_TOKENS``) the ``/api/`` routes need
-``Authorization: Bearer <token>`` (compared in constant time) and answer 401 otherwise;
+``Authorization: Bearer <token>`` (squall.auth, constant time) and answer 401 otherwise;
 ``/healthz`` and the page itself stay open (the page asks for a token on 401).
 """
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from squall.auth import BearerAuth
 from squall.serve.exceptions import InvalidQuery, QueryTimeout, StoreError, StoreUnavailable
 from squall.serve.intervals import format_time
 from squall.serve.limits import MAX_BODY_BYTES, too_deep
@@ -54,23 +54,6 @@ def _json(body: object, status: int = 200, headers: Mapping[str, str] | None = N
     )
 
 
-class _Auth:
-    """Bearer-token check in constant time (every token is compared, match or not)."""
-
-    def __init__(self, tokens: Iterable[str]) -> None:
-        self.tokens = [t.encode() for t in tokens if t]
-
-    def allows(self, header: str | None) -> bool:
-        if not self.tokens:
-            return True
-        scheme, _, given = (header or "").partition(" ")
-        given_bytes = given.strip().encode()
-        ok = False
-        for token in self.tokens:
-            ok |= hmac.compare_digest(token, given_bytes)
-        return ok and scheme.lower() == "bearer"
-
-
 def create_app(
     store: Store,
     tokens: Iterable[str] = (),
@@ -81,7 +64,7 @@ def create_app(
     ``pipeline`` answers ``/api/v1/pipeline`` (e.g. ``PipelineStatus.read``)."""
     # no Swagger/ReDoc pages: they load scripts from a CDN, and the dashboard must not
     app = FastAPI(title="Squall query API", docs_url=None, redoc_url=None, openapi_url=None)
-    auth = _Auth(tokens)
+    auth = BearerAuth(tokens, "this query API")
     page = _DASHBOARD.read_bytes()
     pipeline_page = _PIPELINE.read_bytes()
     # every static file, read once: the URL picks from this table, never from the disk
@@ -93,13 +76,14 @@ def create_app(
 
     @app.middleware("http")
     async def require_token(request: Request, call_next: Any) -> Response:
-        if request.url.path.startswith("/api/v1/") and not auth.allows(
-            request.headers.get("authorization")
-        ):
+        denied = (
+            auth.problem(request.headers.get("authorization"))
+            if request.url.path.startswith("/api/v1/")
+            else None
+        )
+        if denied:
             return _json(
-                {"error": "missing or invalid bearer token; send Authorization: Bearer <token>"},
-                401,
-                {"WWW-Authenticate": "Bearer"},
+                {"error": denied, "type": "Unauthorized"}, 401, {"WWW-Authenticate": "Bearer"}
             )
         response: Response = await call_next(request)
         return response

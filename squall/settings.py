@@ -39,6 +39,8 @@ class Settings:
     ingest_tokens: frozenset[str] = field(default_factory=frozenset)
     query_tokens: frozenset[str] = field(default_factory=frozenset)
     query_timeout: float = 10.0  # seconds a query may run (serve.limits)
+    tls_certfile: str = ""  # PEM; with tls_keyfile, HTTPS on the collector and API (squall.tls)
+    tls_keyfile: str = ""
 
     @property
     def broker_url(self) -> str:

@@ -32,6 +32,7 @@ import orjson
 from fastapi import FastAPI, Request, Response
 from starlette.requests import ClientDisconnect
 
+from squall.auth import BearerAuth
 from squall.ingest.channels.base import Channel
 from squall.ingest.event import Event
 from squall.ingest.exceptions import (
@@ -40,11 +41,11 @@ from squall.ingest.exceptions import (
     ChannelFull,
     PayloadTooLarge,
     RequestRejected,
+    Unauthorized,
     UnsupportedMediaType,
 )
 from squall.ingest.interceptors import InterceptorChain
 from squall.ingest.metrics import IngestMetrics
-from squall.ingest.source.auth import TokenAuth
 from squall.ingest.source.decode import content_type, decode_text, gunzip, utf8_error
 from squall.ingest.source.formats import (
     OTLP_MEDIA,
@@ -104,14 +105,14 @@ class HttpSource:
         chain: InterceptorChain,
         metrics: IngestMetrics,
         limits: Limits | None = None,
-        auth: TokenAuth | None = None,
+        auth: BearerAuth | None = None,
         health: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.channel = channel
         self.chain = chain
         self.metrics = metrics
         self.limits = limits or Limits()
-        self.auth = auth or TokenAuth(())
+        self.auth = auth or BearerAuth((), "this collector")
         self._health = health or (lambda: {})
         self.rejections = RejectionLog(log)
 
@@ -172,7 +173,9 @@ class HttpSource:
         metrics = self.metrics
         batch = None
         try:
-            self.auth.check(request.headers.get("authorization"))
+            denied = self.auth.problem(request.headers.get("authorization"))
+            if denied:
+                raise Unauthorized(denied)
             media, charset = content_type(request.headers.get("content-type"))
             body = await self._read(request)
             parsed = parse(request, body, media, charset)

@@ -9,6 +9,7 @@
 * ``GET /healthz``: liveness, plus the loader's counters when a loader is attached.
 * ``GET /api/v1/pipeline``: the pipeline's state (serve.pipeline: workers, consumer lag,
   collector) when the app is given one; ``GET /pipeline`` is its page.
+* ``GET /openapi.json``: the above as OpenAPI (serve.openapi); no docs pages (CDN scripts).
 * ``GET /``: the live dashboard, one page whose script, style and charting library
   (uPlot, vendored under ``serve/static/`` with its licence) come from ``GET /static/...``
   on the same server: nothing from elsewhere, so it works where there is no internet.
@@ -30,6 +31,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from squall.auth import BearerAuth
+from squall.serve import openapi as spec
 from squall.serve.exceptions import InvalidQuery, QueryTimeout, StoreError, StoreUnavailable
 from squall.serve.intervals import format_time
 from squall.serve.limits import MAX_BODY_BYTES, too_deep
@@ -63,7 +65,7 @@ def create_app(
     """The API over ``store``; ``health`` adds fields (e.g. loader lag) to ``/healthz``;
     ``pipeline`` answers ``/api/v1/pipeline`` (e.g. ``PipelineStatus.read``)."""
     # no Swagger/ReDoc pages: they load scripts from a CDN, and the dashboard must not
-    app = FastAPI(title="Squall query API", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="Squall query API", docs_url=None, redoc_url=None)  # + /openapi.json
     auth = BearerAuth(tokens, "this query API")
     page = _DASHBOARD.read_bytes()
     pipeline_page = _PIPELINE.read_bytes()
@@ -101,7 +103,7 @@ def create_app(
         status = 503 if isinstance(exc, StoreUnavailable) else 500
         return _json({"error": str(exc), "type": type(exc).__name__}, status)
 
-    @app.post("/api/v1/query")
+    @app.post("/api/v1/query", openapi_extra=spec.QUERY)
     async def query(request: Request) -> Response:
         declared = request.headers.get("content-length", "")
         size = int(declared) if declared.isdigit() else 0
@@ -125,23 +127,23 @@ def create_app(
         rows = await run_in_threadpool(store.query, parsed)
         return _json({"rows": rows})
 
-    @app.get("/api/v1/time-boundary")
+    @app.get("/api/v1/time-boundary", openapi_extra=spec.TIME_BOUNDARY)
     async def time_boundary() -> Response:
         bounds = await run_in_threadpool(store.time_boundary)
         if bounds is None:
             return _json({"minTime": None, "maxTime": None})
         return _json({"minTime": format_time(bounds[0]), "maxTime": format_time(bounds[1])})
 
-    @app.get("/healthz")
+    @app.get("/healthz", openapi_extra={"responses": {"200": spec.json_answer("ok", {})}})
     async def healthz() -> Response:
         extra = await run_in_threadpool(health) if health else {}  # may read the store
         return _json({"status": "ok", **extra})
 
-    @app.get("/")
+    @app.get("/", openapi_extra=spec.PAGE)
     async def dashboard() -> Response:
         return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
-    @app.get("/api/v1/pipeline")
+    @app.get("/api/v1/pipeline", openapi_extra=spec.PIPELINE)
     async def pipeline_status() -> Response:
         if pipeline is None:
             return _json(
@@ -150,11 +152,11 @@ def create_app(
             )
         return _json(await run_in_threadpool(pipeline))
 
-    @app.get("/pipeline")
+    @app.get("/pipeline", openapi_extra=spec.PAGE)
     async def pipeline_html() -> Response:
         return HTMLResponse(pipeline_page, headers={"Cache-Control": "no-cache"})
 
-    @app.get("/static/{name:path}")
+    @app.get("/static/{name:path}", openapi_extra=spec.STATIC)
     async def static_file(name: str) -> Response:
         found = static.get(name)
         if found is None:

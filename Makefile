@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install system-packages demo test lint typecheck unit compose-test engine-up engine-down images bench chaos stack-up stack-down up down clean
+.PHONY: install system-packages demo test lint typecheck audit unit compose-test engine-up engine-down images bench chaos stack-up stack-down up down clean
 
 install: $(STAMP)
 
@@ -28,6 +28,11 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy
+
+# pip-audit over the pins of pyproject.toml; exits 2 (and says so) when no vulnerability
+# service answers from here, rather than passing with nothing checked (squall/deploy/audit.py)
+audit: install
+	$(BIN)/python -m squall.deploy.audit
 
 # The suite talks to real Kafka (started here from Maven Central jars, stopped after)
 # and real Druid (started by its test fixture). With CI=true a service that cannot

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from squall.auth import BearerAuth
 from squall.gc_tuning import frozen_gc
 from squall.ingest.channels import Channel, FileChannel, MemoryChannel
 from squall.ingest.config import CollectorConfig
@@ -17,7 +18,7 @@ from squall.ingest.interceptors import InterceptorChain, build_chain
 from squall.ingest.metrics import IngestMetrics
 from squall.ingest.runner import SinkRunner
 from squall.ingest.sinks import BrokerSink, FileSink, NullSink, Sink
-from squall.ingest.source import HttpSource, Limits, TokenAuth
+from squall.ingest.source import HttpSource, Limits
 
 __all__ = ["Agent", "build_agent"]
 
@@ -45,7 +46,7 @@ class Agent:
             chain or InterceptorChain(),
             self.metrics,
             limits,
-            TokenAuth(tokens),
+            BearerAuth(tokens, "this collector"),
             health=lambda: {"sink": self.runner.status()},
         )
         self.app = self.source.app(lifespan=self._lifespan)

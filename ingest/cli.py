@@ -35,16 +35,19 @@ def run_collector(args: argparse.Namespace) -> int:
 
     from squall.ingest.agent import build_agent
     from squall.ingest.config import load_config
+    from squall.tls import scheme, uvicorn_tls
 
     settings, explicit = _settings(
         args, collector_host=getattr(args, "host", None), collector_port=getattr(args, "port", None)
     )
     path = getattr(args, "config", None) or os.environ.get("SQUALL_COLLECTOR_CONFIG") or None
     config = load_config(path, settings, explicit)
+    tls = uvicorn_tls(settings)
     agent = build_agent(config)
     host, port = config.source["host"], int(config.source["port"])
     log.info(
-        "collector on http://%s:%d: %s channel, %s sink, %d interceptors%s",
+        "collector on %s://%s:%d: %s channel, %s sink, %d interceptors%s",
+        scheme(settings),
         host,
         port,
         config.channel["type"],
@@ -59,6 +62,7 @@ def run_collector(args: argparse.Namespace) -> int:
         log_level="debug" if getattr(args, "verbose", False) else "info",
         access_log=False,
         lifespan="on",
+        **tls,
     )
     return 0
 

@@ -1,24 +1,26 @@
 """The query API and dashboard over one ``Store`` (FastAPI; default 127.0.0.1:8200).
 
 * ``POST /api/v1/query``: a query (serve.query) -> ``{"rows": [...]}``; 400
-  ``{"error": message}`` for anything invalid, the message listing what is allowed.
+  ``{"error": message}`` for anything invalid or over a limit (serve.limits), the message
+  listing what is allowed; 408 when it runs past ``SQUALL_QUERY_TIMEOUT``. Queries run on
+  worker threads, so a slow one never holds up the others.
 * ``GET /api/v1/time-boundary``: ``{"minTime", "maxTime"}`` of the stored data (as
   Druid's timeBoundary), so the dashboard can follow replayed, years-old data.
 * ``GET /healthz``: liveness, plus the loader's counters when a loader is attached.
 * ``GET /api/v1/pipeline``: the pipeline's state (serve.pipeline: workers, consumer lag,
   collector) when the app is given one; ``GET /pipeline`` is its page.
+* ``GET /openapi.json``: the above as OpenAPI (serve.openapi); no docs pages (CDN scripts).
 * ``GET /``: the live dashboard, one page whose script, style and charting library
   (uPlot, vendored under ``serve/static/`` with its licence) come from ``GET /static/...``
   on the same server: nothing from elsewhere, so it works where there is no internet.
 
 When tokens are configured (``SQUALL_QUERY_TOKENS``) the ``/api/`` routes need
-``Authorization: Bearer <token>`` (compared in constant time) and answer 401 otherwise;
+``Authorization: Bearer <token>`` (squall.auth, constant time) and answer 401 otherwise;
 ``/healthz`` and the page itself stay open (the page asks for a token on 401).
 """
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,8 +30,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from squall.serve.exceptions import InvalidQuery, StoreError, StoreUnavailable
+from squall.auth import BearerAuth
+from squall.serve import openapi as spec
+from squall.serve.exceptions import InvalidQuery, QueryTimeout, StoreError, StoreUnavailable
 from squall.serve.intervals import format_time
+from squall.serve.limits import MAX_BODY_BYTES, too_deep
 from squall.serve.query import parse_query
 from squall.serve.store import Store
 
@@ -43,31 +48,12 @@ _MEDIA_TYPES = {
     ".css": "text/css; charset=utf-8",
     "": "text/plain; charset=utf-8",  # LICENSE
 }
-MAX_BODY_BYTES = 64 * 1024
-"""A query is a small JSON object; anything larger is refused with 413."""
 
 
 def _json(body: object, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     return Response(
         orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
     )
-
-
-class _Auth:
-    """Bearer-token check in constant time (every token is compared, match or not)."""
-
-    def __init__(self, tokens: Iterable[str]) -> None:
-        self.tokens = [t.encode() for t in tokens if t]
-
-    def allows(self, header: str | None) -> bool:
-        if not self.tokens:
-            return True
-        scheme, _, given = (header or "").partition(" ")
-        given_bytes = given.strip().encode()
-        ok = False
-        for token in self.tokens:
-            ok |= hmac.compare_digest(token, given_bytes)
-        return ok and scheme.lower() == "bearer"
 
 
 def create_app(
@@ -79,8 +65,8 @@ def create_app(
     """The API over ``store``; ``health`` adds fields (e.g. loader lag) to ``/healthz``;
     ``pipeline`` answers ``/api/v1/pipeline`` (e.g. ``PipelineStatus.read``)."""
     # no Swagger/ReDoc pages: they load scripts from a CDN, and the dashboard must not
-    app = FastAPI(title="Squall query API", docs_url=None, redoc_url=None, openapi_url=None)
-    auth = _Auth(tokens)
+    app = FastAPI(title="Squall query API", docs_url=None, redoc_url=None)  # + /openapi.json
+    auth = BearerAuth(tokens, "this query API")
     page = _DASHBOARD.read_bytes()
     pipeline_page = _PIPELINE.read_bytes()
     # every static file, read once: the URL picks from this table, never from the disk
@@ -92,27 +78,32 @@ def create_app(
 
     @app.middleware("http")
     async def require_token(request: Request, call_next: Any) -> Response:
-        if request.url.path.startswith("/api/v1/") and not auth.allows(
-            request.headers.get("authorization")
-        ):
+        denied = (
+            auth.problem(request.headers.get("authorization"))
+            if request.url.path.startswith("/api/v1/")
+            else None
+        )
+        if denied:
             return _json(
-                {"error": "missing or invalid bearer token; send Authorization: Bearer <token>"},
-                401,
-                {"WWW-Authenticate": "Bearer"},
+                {"error": denied, "type": "Unauthorized"}, 401, {"WWW-Authenticate": "Bearer"}
             )
         response: Response = await call_next(request)
         return response
 
     @app.exception_handler(InvalidQuery)
     async def invalid_query(request: Request, exc: InvalidQuery) -> Response:
-        return _json({"error": str(exc)}, 400)
+        return _json({"error": str(exc), "type": type(exc).__name__}, 400)
+
+    @app.exception_handler(QueryTimeout)
+    async def query_timeout(request: Request, exc: QueryTimeout) -> Response:
+        return _json({"error": str(exc), "type": type(exc).__name__}, 408)
 
     @app.exception_handler(StoreError)
     async def store_error(request: Request, exc: StoreError) -> Response:
         status = 503 if isinstance(exc, StoreUnavailable) else 500
-        return _json({"error": str(exc)}, status)
+        return _json({"error": str(exc), "type": type(exc).__name__}, status)
 
-    @app.post("/api/v1/query")
+    @app.post("/api/v1/query", openapi_extra=spec.QUERY)
     async def query(request: Request) -> Response:
         declared = request.headers.get("content-length", "")
         size = int(declared) if declared.isdigit() else 0
@@ -125,6 +116,8 @@ def create_app(
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
+            if "depth limit" in str(exc) or "recursion limit" in str(exc):
+                raise too_deep() from exc
             raise InvalidQuery(
                 f"the body is not valid JSON ({exc}); send a query object such as "
                 '{"queryType": "timeseries", "interval": "2015-05-17/2015-05-18", '
@@ -134,23 +127,23 @@ def create_app(
         rows = await run_in_threadpool(store.query, parsed)
         return _json({"rows": rows})
 
-    @app.get("/api/v1/time-boundary")
+    @app.get("/api/v1/time-boundary", openapi_extra=spec.TIME_BOUNDARY)
     async def time_boundary() -> Response:
         bounds = await run_in_threadpool(store.time_boundary)
         if bounds is None:
             return _json({"minTime": None, "maxTime": None})
         return _json({"minTime": format_time(bounds[0]), "maxTime": format_time(bounds[1])})
 
-    @app.get("/healthz")
+    @app.get("/healthz", openapi_extra={"responses": {"200": spec.json_answer("ok", {})}})
     async def healthz() -> Response:
         extra = await run_in_threadpool(health) if health else {}  # may read the store
         return _json({"status": "ok", **extra})
 
-    @app.get("/")
+    @app.get("/", openapi_extra=spec.PAGE)
     async def dashboard() -> Response:
         return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
-    @app.get("/api/v1/pipeline")
+    @app.get("/api/v1/pipeline", openapi_extra=spec.PIPELINE)
     async def pipeline_status() -> Response:
         if pipeline is None:
             return _json(
@@ -159,11 +152,11 @@ def create_app(
             )
         return _json(await run_in_threadpool(pipeline))
 
-    @app.get("/pipeline")
+    @app.get("/pipeline", openapi_extra=spec.PAGE)
     async def pipeline_html() -> Response:
         return HTMLResponse(pipeline_page, headers={"Cache-Control": "no-cache"})
 
-    @app.get("/static/{name:path}")
+    @app.get("/static/{name:path}", openapi_extra=spec.STATIC)
     async def static_file(name: str) -> Response:
         found = static.get(name)
         if found is None:

@@ -33,8 +33,10 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from squall.serve.service import ServeStage
+    from squall.tls import uvicorn_tls
 
     settings = serve_settings(args)
+    tls = uvicorn_tls(settings)
     with ServeStage(settings) as stage:
         log.info(
             "query API and dashboard on %s (store %s, broker %s)",
@@ -43,7 +45,11 @@ def run_serve(args: argparse.Namespace) -> int:
             stage.broker.url,
         )
         uvicorn.run(
-            stage.app, host=settings.serve_host, port=settings.serve_port, log_level="warning"
+            stage.app,
+            host=settings.serve_host,
+            port=settings.serve_port,
+            log_level="warning",
+            **tls,
         )
     return 0
 

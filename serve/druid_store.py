@@ -19,8 +19,9 @@ Druid answers JSON where an empty quantile is ``"NaN"`` and an empty sum ``null`
 are normalised to the API's types (integer sums as ints, empty sums 0, empty min/max and
 quantiles null, empty unique counts 0.0). pydruid and HTTP errors are translated at the
 edge: an unreachable Druid is ``StoreUnavailable`` (HTTP 503), a query that exceeds Druid's
-resource limits ``TooManyRows`` (a 400 that says how to narrow it), anything else Druid
-rejects ``StoreError``.
+resource limits ``TooManyRows`` (a 400 that says how to narrow it), one that outlives the
+``timeout`` Druid is given in the query context ``QueryTimeout`` (HTTP 408), anything else
+Druid rejects ``StoreError``.
 """
 
 from __future__ import annotations
@@ -42,9 +43,10 @@ from squall.druid_spec import DATASOURCE, aggregator
 from squall.exceptions import ConfigError
 from squall.rows import WireRow
 from squall.schema import METRICS
-from squall.serve.exceptions import StoreError, StoreUnavailable, TooManyRows
+from squall.serve.exceptions import QueryTimeout, StoreError, StoreUnavailable, TooManyRows
 from squall.serve.intervals import bucket_starts, format_time, parse_time
-from squall.serve.query import MAX_ROWS, OUTPUT_METRICS, OutputMetric, Query
+from squall.serve.limits import DEFAULT_QUERY_TIMEOUT, MAX_ROWS, QueryLimits
+from squall.serve.query import OUTPUT_METRICS, OutputMetric, Query
 from squall.serve.store import Store
 
 __all__ = ["DruidStore", "compile_query"]
@@ -52,7 +54,7 @@ __all__ = ["DruidStore", "compile_query"]
 _STORED = {m.name: m for m in METRICS}
 _TOPN_SLACK = 10
 """Extra topN candidates fetched so ties at the threshold break by dimension value."""
-_CONTEXT = {"timeout": 30_000, "useCache": False, "populateCache": False}
+_CONTEXT = {"useCache": False, "populateCache": False}
 
 
 class _Post(Postaggregator):
@@ -72,9 +74,13 @@ def _agg_name(column: str) -> str:
 
 
 def compile_query(
-    query: Query, datasource: str = DATASOURCE, max_rows: int = MAX_ROWS
+    query: Query,
+    datasource: str = DATASOURCE,
+    max_rows: int = MAX_ROWS,
+    timeout: float = DEFAULT_QUERY_TIMEOUT,
 ) -> dict[str, Any]:
-    """The pydruid arguments of ``query`` (also used by tests to see what is sent)."""
+    """The pydruid arguments of ``query`` (also used by tests to see what is sent);
+    Druid stops the query after ``timeout`` seconds (its context's ``timeout``, in ms)."""
     metrics = [OUTPUT_METRICS[name] for name in query.metrics]
     aggs: dict[str, dict[str, Any]] = {}
     posts: dict[str, Postaggregator] = {}
@@ -89,7 +95,7 @@ def compile_query(
         "intervals": f"{format_time(query.start)}/{format_time(query.end)}",
         "aggregations": aggs,
         "post_aggregations": posts,
-        "context": dict(_CONTEXT),
+        "context": {**_CONTEXT, "timeout": max(1, round(timeout * 1000))},
     }
     flt = _filter(query)
     if flt is not None:
@@ -184,7 +190,9 @@ class DruidStore(Store):
         max_rows: int = MAX_ROWS,
         *,
         scheme: str = "http",
+        timeout: float = DEFAULT_QUERY_TIMEOUT,
     ) -> None:
+        QueryLimits(max_rows, timeout)  # ConfigError when out of range
         host, sep, port = address.partition(":")
         if not host or (sep and not port.isdigit()):
             raise ConfigError(
@@ -195,6 +203,7 @@ class DruidStore(Store):
         self.url = f"druid://{address}"
         self.datasource = datasource
         self.max_rows = max_rows
+        self.timeout = timeout
         self._client = PyDruid(self.base, "druid/v2")
 
     def close(self) -> None:
@@ -228,8 +237,14 @@ class DruidStore(Store):
         found: list[Any] = result.result or []
         return found
 
-    def _error(self, exc: OSError) -> StoreError | TooManyRows:
+    def _error(self, exc: OSError) -> StoreError | TooManyRows | QueryTimeout:
         text = str(exc).split("\n Query is:")[0].strip()
+        if "QueryTimeoutException" in text or "Query timeout" in text:
+            return QueryTimeout(
+                f"Druid stopped the query after {self.timeout:g} s ({text[:200]}). Use a "
+                "shorter interval, a coarser granularity or a filter, or raise "
+                "SQUALL_QUERY_TIMEOUT."
+            )
         if any(f"HTTP Error {code}" in text for code in (502, 503, 504)):
             return StoreUnavailable(
                 f"Druid at {self.base} cannot answer now ({text}); its services may still be "
@@ -252,7 +267,7 @@ class DruidStore(Store):
         return parse_time(result["minTime"]), parse_time(result["maxTime"])
 
     def query(self, query: Query) -> list[dict[str, Any]]:
-        args = compile_query(query, self.datasource, self.max_rows)
+        args = compile_query(query, self.datasource, self.max_rows, self.timeout)
         metrics = [OUTPUT_METRICS[name] for name in query.metrics]
         if query.query_type == "timeseries":
             found = self._run("timeseries", args)

@@ -21,7 +21,8 @@ Python (squall.sketches).
 
 One DuckDB connection per store; every write or query runs on its own cursor, so API
 threads read consistent snapshots while the loader thread writes. Writes are serialized
-by a lock (DuckDB allows one writer per row without conflicts).
+by a lock (DuckDB allows one writer per row without conflicts). A query still running
+after ``timeout`` seconds is interrupted from a timer thread (``QueryTimeout``).
 """
 
 from __future__ import annotations
@@ -39,9 +40,10 @@ import duckdb
 from squall import sketches
 from squall.rows import Accumulator, Key, WireRow, add_stored, finish, project, roll_up
 from squall.schema import DIMENSIONS, METRICS, TIME_COLUMN
-from squall.serve.exceptions import StoreError, StoreUnavailable, TooManyRows
+from squall.serve.exceptions import QueryTimeout, StoreError, StoreUnavailable, TooManyRows
 from squall.serve.intervals import bucket_starts, format_time
-from squall.serve.query import MAX_ROWS, OUTPUT_METRICS, OutputMetric, Query
+from squall.serve.limits import DEFAULT_QUERY_TIMEOUT, MAX_ROWS, QueryLimits
+from squall.serve.query import OUTPUT_METRICS, OutputMetric, Query
 from squall.serve.store import OffsetStore
 
 __all__ = ["TABLES", "DuckDBStore", "Table"]
@@ -101,10 +103,14 @@ def _unnest(columns: Sequence[tuple[str, str]]) -> str:
 class DuckDBStore(OffsetStore):
     """Aggregate rows in DuckDB; see the module docstring for the layout."""
 
-    def __init__(self, path: str | Path, max_rows: int = MAX_ROWS) -> None:
+    def __init__(
+        self, path: str | Path, max_rows: int = MAX_ROWS, timeout: float = DEFAULT_QUERY_TIMEOUT
+    ) -> None:
+        QueryLimits(max_rows, timeout)  # ConfigError when out of range
         self.path = str(path)
         self.url = f"duckdb://{self.path}"
         self.max_rows = max_rows
+        self.timeout = timeout
         self._write_lock = threading.Lock()
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -251,12 +257,22 @@ class DuckDBStore(OffsetStore):
         return plan.finish(self._fetch(plan.sql, plan.params))
 
     def _fetch(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        """Run one read on its own cursor; interrupt it if it outlives the timeout."""
         cur = self._con.cursor()
+        timer = threading.Timer(self.timeout, cur.interrupt)
+        timer.daemon = True
+        timer.start()
         try:
             return cur.execute(sql, params).fetchall()
+        except duckdb.InterruptException as exc:
+            raise QueryTimeout(
+                f"the query ran longer than {self.timeout:g} s and was stopped. Use a shorter "
+                "interval, a coarser granularity or a filter, or raise SQUALL_QUERY_TIMEOUT."
+            ) from exc
         except duckdb.Error as exc:
             raise StoreError(f"query on {self.path} failed: {exc}") from exc
         finally:
+            timer.cancel()
             cur.close()
 
 

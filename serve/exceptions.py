@@ -6,6 +6,7 @@ SquallError
     │   ├── UnknownName         a query type, dimension, metric or granularity we do not have
     │   ├── BadInterval         the interval is not "start/end" ISO-8601 with start < end
     │   └── TooManyRows         the answer would exceed the row limit
+    ├── QueryTimeout            the query ran past SQUALL_QUERY_TIMEOUT -> HTTP 408
     └── StoreError              the store failed (DuckDB / Druid error, translated)
         └── StoreUnavailable    the store cannot be opened or reached now -> HTTP 503
 
@@ -22,6 +23,7 @@ from squall.exceptions import SquallError
 __all__ = [
     "BadInterval",
     "InvalidQuery",
+    "QueryTimeout",
     "ServeError",
     "StoreError",
     "StoreUnavailable",
@@ -48,6 +50,12 @@ class BadInterval(InvalidQuery):
 
 class TooManyRows(InvalidQuery):
     """The result would have more rows than the limit; narrow the query."""
+
+
+class QueryTimeout(ServeError):
+    """The query ran longer than the timeout (``SQUALL_QUERY_TIMEOUT``) and was stopped
+    (HTTP 408); narrow it (shorter interval, coarser granularity, a filter) or raise the
+    timeout."""
 
 
 class StoreError(ServeError):

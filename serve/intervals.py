@@ -33,7 +33,12 @@ def parse_time(text: str) -> datetime:
     """``2015-05-17T10:05:00Z``, ``...+02:00``, ``2015-05-17`` -> naive UTC; no zone means UTC."""
     value = datetime.fromisoformat(text.strip())
     if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
+        try:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is in year 0 in UTC
+            raise ValueError(
+                f"{text.strip()!r} is outside the years 1..9999 once moved to UTC"
+            ) from None
     return value
 
 
@@ -93,4 +98,6 @@ def bucket_starts(start: datetime, end: datetime, granularity: Granularity) -> I
     current = floor_time(start, granularity)
     while current < end:
         yield current
+        if current > datetime.max - step:  # the last bucket of year 9999
+            return
         current += step

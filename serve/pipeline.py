@@ -17,6 +17,7 @@ the page is most needed when something is down.
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
 import uuid
@@ -31,6 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from squall.broker import Broker, Consumer, TopicPartition
 from squall.exceptions import SquallError
 from squall.settings import Settings
+from squall.tls import scheme
 
 __all__ = ["CollectorScrape", "PipelineStatus", "WorkerTail", "topology_group"]
 
@@ -117,11 +119,15 @@ class WorkerTail:
 class CollectorScrape:
     """Reads a collector's ``/metrics``; rates come from the difference to the last read."""
 
-    def __init__(self, url: str, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, url: str, clock: Callable[[], float] = time.monotonic, cafile: str = ""
+    ) -> None:
         self.url = url.rstrip("/") + "/metrics"
         self._clock = clock
         self._last: tuple[float, float, float] | None = None  # time, accepted, rejected
-        self._http = httpx.Client(timeout=2.0)
+        # a collector on TLS with Squall's own (self-signed) certificate: trust that one
+        verify = ssl.create_default_context(cafile=cafile) if cafile else True
+        self._http = httpx.Client(timeout=2.0, verify=verify)
 
     def read(self) -> dict[str, Any]:
         try:
@@ -179,8 +185,10 @@ class PipelineStatus:
         self.broker, self.settings = broker, settings
         self.group = topology_group(settings)
         self.workers = WorkerTail(broker, settings.topic_workers, settings.group_prefix)
-        url = collector_url or f"http://{settings.collector_host}:{settings.collector_port}"
-        self.collector = CollectorScrape(url, clock)
+        url = collector_url or (
+            f"{scheme(settings)}://{settings.collector_host}:{settings.collector_port}"
+        )
+        self.collector = CollectorScrape(url, clock, settings.tls_certfile)
 
     def start(self) -> PipelineStatus:
         self.workers.start()

@@ -24,7 +24,8 @@ Semantics every store implements (where design.md leaves them open):
   if ``metrics`` does not list it.
 * rows: timeseries and groupBy by time, then the dimensions; topN by time, then rank.
 * ``error_rate`` is a fraction (0..1); sums are integers; other metrics floats or null.
-* more than ``MAX_ROWS`` result rows is a 400 (timeseries: checked before running).
+* the limits of serve.limits apply (rows, buckets, threshold, filter values, nesting):
+  each is a 400 that names the limit, checked before running where the query tells.
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, Validat
 from squall.schema import DIMENSIONS, METRICS
 from squall.serve.exceptions import InvalidQuery, ServeError, TooManyRows, UnknownName
 from squall.serve.intervals import GRANULARITIES, Granularity, bucket_count, parse_interval
+from squall.serve.limits import (
+    MAX_BUCKETS,
+    MAX_FILTER_VALUES,
+    MAX_ROWS,
+    MAX_THRESHOLD,
+    check_depth,
+)
 
 __all__ = [
     "MAX_ROWS",
@@ -53,9 +61,6 @@ __all__ = [
 
 QueryType = Literal["timeseries", "topN", "groupBy"]
 QUERY_TYPES: tuple[QueryType, ...] = ("timeseries", "topN", "groupBy")
-MAX_ROWS = 10_000
-"""Most rows one answer may have; more is a 400 that says how to narrow the query."""
-MAX_THRESHOLD = 1_000
 
 Op = Literal["sum", "ratio", "min", "max", "quantile", "distinct"]
 
@@ -203,6 +208,7 @@ def _shape(body: Any) -> QueryModel:
     unknown = sorted(set(body) - set(_FIELDS))
     if unknown:
         raise UnknownName(f"unknown field(s) {unknown}; allowed fields: {_allowed(_FIELDS)}")
+    check_depth(body)
     try:
         return QueryModel.model_validate(body)
     except ValidationError as exc:
@@ -240,6 +246,12 @@ def _filter(
             raise InvalidQuery(
                 f"filter on {dim!r} has an empty list, which matches nothing; "
                 "give a value or a non-empty list of values"
+            )
+        if len(values) > MAX_FILTER_VALUES:
+            raise InvalidQuery(
+                f"filter on {dim!r} lists {len(values)} values; the limit is "
+                f"{MAX_FILTER_VALUES} per dimension. Filter on a coarser dimension (e.g. "
+                "status_class instead of status) or split the query."
             )
         out.append((dim, tuple(sorted({str(v) for v in values}))))
     return tuple(out)
@@ -299,10 +311,28 @@ def parse_query(body: Any, max_rows: int = MAX_ROWS) -> Query:
     if not query.metrics:
         raise InvalidQuery(f"'metrics' is empty; list some of: {_allowed(OUTPUT_METRICS)}")
 
-    if qtype == "timeseries" and query.buckets > max_rows:  # zero-filled: one row per bucket
+    _check_size(query, max_rows)
+    return query
+
+
+def _check_size(query: Query, max_rows: int) -> None:
+    """Refuse before running what the interval and granularity alone make too big."""
+    buckets, granularity = query.buckets, query.granularity
+    if query.query_type == "timeseries" and buckets > max_rows:  # zero-filled: row per bucket
         raise TooManyRows(
-            f"this query would return {query.buckets} rows ({granularity} buckets); the limit "
+            f"this query would return {buckets} rows ({granularity} buckets); the limit "
             f"is {max_rows}. Use a shorter interval or a coarser granularity "
             f"({_allowed(GRANULARITIES)})."
         )
-    return query
+    if buckets > MAX_BUCKETS:
+        estimate = (
+            f"up to {buckets * query.threshold} rows ({query.threshold} per bucket)"
+            if query.query_type == "topN"
+            else f"up to {buckets} rows per group"
+        )
+        raise TooManyRows(
+            f"this {query.query_type} spans {buckets} {granularity} buckets and could return "
+            f"{estimate}; the limits are {MAX_BUCKETS} buckets and "
+            f"{max_rows} rows. Use a coarser granularity ({_allowed(GRANULARITIES)}) or a "
+            "shorter interval."
+        )

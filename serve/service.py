@@ -19,6 +19,7 @@ from squall.serve.loader import Loader
 from squall.serve.pipeline import PipelineStatus
 from squall.serve.store import OffsetStore, Store, open_store
 from squall.settings import Settings
+from squall.tls import scheme
 
 __all__ = ["ServeStage"]
 
@@ -31,8 +32,8 @@ class ServeStage:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.url = f"http://{settings.serve_host}:{settings.serve_port}/"
-        self.store: Store = open_store(settings.store_url)
+        self.url = f"{scheme(settings)}://{settings.serve_host}:{settings.serve_port}/"
+        self.store: Store = open_store(settings.store_url, timeout=settings.query_timeout)
         self.loader: Loader | None = None
         self.pipeline: PipelineStatus | None = None
         try:

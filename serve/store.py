@@ -12,7 +12,8 @@ Contract:
   (minute, dimensions) key combine: sums add, min/max keep the extreme, sketches merge.
   When ``write`` returns, every later ``query`` sees the rows.
 * ``query(q)`` answers a validated ``Query`` with result rows (see serve.query);
-  ``TooManyRows`` if the answer would exceed the store's row limit.
+  ``TooManyRows`` if the answer would exceed the store's row limit, ``QueryTimeout`` if
+  it runs longer than ``timeout`` seconds (serve.limits).
 * ``time_boundary()`` gives the (first, last) minute that holds data, or None.
 * Stores are safe to query from several threads while one thread writes.
 
@@ -29,7 +30,8 @@ from typing import Any
 
 from squall.exceptions import ConfigError
 from squall.rows import WireRow
-from squall.serve.query import MAX_ROWS, Query
+from squall.serve.limits import DEFAULT_QUERY_TIMEOUT, MAX_ROWS
+from squall.serve.query import Query
 
 __all__ = ["OffsetStore", "Store", "open_store"]
 
@@ -39,6 +41,7 @@ class Store(ABC):
 
     url: str
     max_rows: int = MAX_ROWS
+    timeout: float = DEFAULT_QUERY_TIMEOUT
 
     @abstractmethod
     def write(self, rows: Sequence[WireRow]) -> None:
@@ -78,20 +81,21 @@ class OffsetStore(Store):
         """Per partition of ``topic``, the next offset to read (as last written)."""
 
 
-def open_store(url: str, max_rows: int = MAX_ROWS) -> Store:
+def open_store(url: str, max_rows: int = MAX_ROWS, timeout: float = DEFAULT_QUERY_TIMEOUT) -> Store:
     """Open ``duckdb://PATH`` (``duckdb://:memory:`` for a throwaway store) or
-    ``druid://HOST:PORT[/DATASOURCE]`` (a Druid router or broker; ``log_metrics``)."""
+    ``druid://HOST:PORT[/DATASOURCE]`` (a Druid router or broker; ``log_metrics``);
+    ``max_rows`` and ``timeout`` (seconds) limit each query (serve.limits)."""
     scheme, sep, rest = url.partition("://")
     if not sep or not rest:
         raise ConfigError(f"store URL {url!r} is not valid; use duckdb://PATH or druid://HOST:PORT")
     if scheme == "duckdb":
         from squall.serve.duckdb_store import DuckDBStore
 
-        return DuckDBStore(rest, max_rows=max_rows)
+        return DuckDBStore(rest, max_rows=max_rows, timeout=timeout)
     if scheme == "druid":
         from squall.druid_spec import DATASOURCE
         from squall.serve.druid_store import DruidStore
 
         address, _, datasource = rest.partition("/")
-        return DruidStore(address, datasource or DATASOURCE, max_rows=max_rows)
+        return DruidStore(address, datasource or DATASOURCE, max_rows=max_rows, timeout=timeout)
     raise ConfigError(f"unknown store scheme {scheme!r} in {url!r}; use duckdb:// or druid://")

@@ -38,6 +38,9 @@ class Settings:
     group_prefix: str = "squall"  # consumer groups are "<prefix>-log-metrics" etc.
     ingest_tokens: frozenset[str] = field(default_factory=frozenset)
     query_tokens: frozenset[str] = field(default_factory=frozenset)
+    query_timeout: float = 10.0  # seconds a query may run (serve.limits)
+    tls_certfile: str = ""  # PEM; with tls_keyfile, HTTPS on the collector and API (squall.tls)
+    tls_keyfile: str = ""
 
     @property
     def broker_url(self) -> str:
@@ -54,6 +57,7 @@ _CONVERTERS: dict[str, Callable[[str], object]] = {
     "serve_port": int,
     "ingest_tokens": _split_tokens,
     "query_tokens": _split_tokens,
+    "query_timeout": float,
 }
 
 

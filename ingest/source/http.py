@@ -5,6 +5,7 @@
                            ?k=v query -> headers
     GET  /healthz          liveness plus channel and sink state
     GET  /metrics          Prometheus text
+    GET  /openapi.json     the above as OpenAPI (source.openapi)
 
 Per request: auth -> media type -> read (size limit) -> gunzip (limit) -> decode ->
 validate all -> interceptors -> one channel transaction -> 200 once durable. Anything
@@ -32,6 +33,7 @@ import orjson
 from fastapi import FastAPI, Request, Response
 from starlette.requests import ClientDisconnect
 
+from squall.auth import BearerAuth
 from squall.ingest.channels.base import Channel
 from squall.ingest.event import Event
 from squall.ingest.exceptions import (
@@ -40,11 +42,12 @@ from squall.ingest.exceptions import (
     ChannelFull,
     PayloadTooLarge,
     RequestRejected,
+    Unauthorized,
     UnsupportedMediaType,
 )
 from squall.ingest.interceptors import InterceptorChain
 from squall.ingest.metrics import IngestMetrics
-from squall.ingest.source.auth import TokenAuth
+from squall.ingest.source import openapi as spec
 from squall.ingest.source.decode import content_type, decode_text, gunzip, utf8_error
 from squall.ingest.source.formats import (
     OTLP_MEDIA,
@@ -104,14 +107,14 @@ class HttpSource:
         chain: InterceptorChain,
         metrics: IngestMetrics,
         limits: Limits | None = None,
-        auth: TokenAuth | None = None,
+        auth: BearerAuth | None = None,
         health: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.channel = channel
         self.chain = chain
         self.metrics = metrics
         self.limits = limits or Limits()
-        self.auth = auth or TokenAuth(())
+        self.auth = auth or BearerAuth((), "this collector")
         self._health = health or (lambda: {})
         self.rejections = RejectionLog(log)
 
@@ -150,15 +153,15 @@ class HttpSource:
         app = FastAPI(
             title="Squall collector",
             lifespan=lifespan,
-            docs_url=None,
+            docs_url=None,  # no Swagger/ReDoc pages: they load scripts from a CDN
             redoc_url=None,
-            openapi_url=None,
         )
-        app.add_api_route("/events", self.post_events, methods=["POST"])
-        app.add_api_route("/", self.post_events, methods=["POST"])
-        app.add_api_route("/v1/logs", self.post_logs, methods=["POST"])
-        app.add_api_route("/healthz", self.healthz, methods=["GET"])
-        app.add_api_route("/metrics", self.metrics_text, methods=["GET"])
+        route = app.add_api_route
+        route("/events", self.post_events, methods=["POST"], openapi_extra=spec.EVENTS)
+        route("/", self.post_events, methods=["POST"], openapi_extra=spec.EVENTS)
+        route("/v1/logs", self.post_logs, methods=["POST"], openapi_extra=spec.LOGS)
+        route("/healthz", self.healthz, methods=["GET"], openapi_extra=spec.HEALTHZ)
+        route("/metrics", self.metrics_text, methods=["GET"], openapi_extra=spec.METRICS)
         return app
 
     # -- the request path ----------------------------------------------------------
@@ -172,7 +175,9 @@ class HttpSource:
         metrics = self.metrics
         batch = None
         try:
-            self.auth.check(request.headers.get("authorization"))
+            denied = self.auth.problem(request.headers.get("authorization"))
+            if denied:
+                raise Unauthorized(denied)
             media, charset = content_type(request.headers.get("content-type"))
             body = await self._read(request)
             parsed = parse(request, body, media, charset)

@@ -148,3 +148,65 @@ def test_pipeline_page_and_squall_status_show_the_running_pipeline(
     lag = status["lag"]  # on Kafka, the run's own group and topic
     assert f"consumer lag of {lag['group']} on {lag['topic']}: 0" in out.stdout
     assert "worker log-metrics #0" in out.stdout
+
+
+HOSTILE_SERVICE = '<img src=x onerror="window.__pwned=1">'
+HOSTILE_LINES = [
+    # a path and a user agent carrying markup, in a combined log line
+    '10.0.0.1 - - [17/May/2015:10:05:03 +0000] "GET /<script>window.__pwned=2</script> '
+    'HTTP/1.1" 500 7 "-" "<script>window.__pwned=3</script><img src=x onerror=window.__pwned=4>"',
+    '10.0.0.2 - - [17/May/2015:10:06:03 +0000] "GET /x><svg/onload=window.__pwned=5> HTTP/1.1" '
+    '200 9 "-" "Mozilla/5.0 <b onmouseover=window.__pwned=6>x</b>"',
+]
+HOSTILE_EVENTS = [
+    {
+        "ts": "2015-05-17T10:07:00Z",
+        "service": "<script>window.__pwned=7</script>",
+        "method": "GET",
+        "path": '/a"><iframe src="javascript:window.top.__pwned=8">',
+        "status": 503,
+        "bytes": 11,
+        "user": "<svg onload=window.__pwned=9>",
+    }
+]
+
+
+def test_markup_posted_to_the_collector_is_shown_as_text_and_runs_nothing(
+    tmp_path: Path, page: Any
+) -> None:
+    """Routes, services and user agents with markup, through the collector, topology and
+    store: the dashboard shows them as the API returns them, as text; no payload runs."""
+    p = Pipeline(tmp_path)
+    try:
+        for name in ("collector", "topology", "serve"):
+            p.start(name)
+        p.post_lines(HOSTILE_LINES, service=HOSTILE_SERVICE)
+        p.post_events(HOSTILE_EVENTS)
+        total = len(HOSTILE_LINES) + len(HOSTILE_EVENTS)
+        wait_for(lambda: p.total_events() == total, 120, "the events in the query API")
+        top = {"queryType": "topN", "metric": "events", "threshold": 10}
+        routes = sorted(r["route"] for r in p.query(**top, dimension="route"))
+        services = sorted(r["service"] for r in p.query(**top, dimension="service"))
+        assert services == sorted([HOSTILE_SERVICE, HOSTILE_EVENTS[0]["service"]])
+        assert any("<script>" in r for r in routes) and any("<iframe" in r for r in routes)
+
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{p.serve}/?refresh=1")
+        page.wait_for_function(
+            f"document.getElementById('t-events').dataset.value === '{total}'", timeout=60_000
+        )
+
+        def column(panel: str) -> list[str]:
+            cells = page.locator(f'[data-panel="{panel}"] tbody tr td:first-child')
+            return sorted(cells.all_inner_texts())
+
+        assert column("top-route") == routes
+        assert column("top-service") == services
+        tags = "main img, main script, main svg, main iframe, main b, #chips img, #chips svg"
+        assert page.locator(tags).count() == 0  # no element was made of a value
+        page.locator('[data-panel="top-route"] tbody tr').first.hover()
+        assert page.evaluate("window.__pwned") is None
+        assert not errors, errors
+    finally:
+        p.stop()

@@ -52,7 +52,9 @@ class GateSink(FileSink):
     def delivered(self) -> list[dict[str, object]]:
         if not self.path.exists():
             return []
-        return [orjson.loads(line) for line in self.path.read_bytes().splitlines()]
+        data = self.path.read_bytes()
+        complete = data[: data.rfind(b"\n") + 1]  # the sink may be writing the last line
+        return [orjson.loads(line) for line in complete.splitlines()]
 
 
 class LiveServer:

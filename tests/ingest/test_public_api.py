@@ -21,7 +21,7 @@ def test_exported_names() -> None:
         "Transaction",
     ]
     assert sorted(ingest.sinks.__all__) == ["BrokerSink", "FileSink", "NullSink", "Sink"]
-    assert sorted(ingest.source.__all__) == ["HttpSource", "Limits", "TokenAuth"]
+    assert sorted(ingest.source.__all__) == ["HttpSource", "Limits"]
     for module in (ingest, ingest.channels, ingest.sinks, ingest.source, ingest.exceptions):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"

@@ -12,6 +12,8 @@ from squall.exceptions import SquallError
 SURFACE = {
     "squall": ["SquallError", "__version__"],
     "squall.exceptions": ["ConfigError", "RowFormatError", "SquallError"],
+    "squall.auth": ["BearerAuth"],
+    "squall.tls": ["scheme", "uvicorn_tls"],
     "squall.rows": [
         "COLUMNS",
         "KEY_COLUMNS",

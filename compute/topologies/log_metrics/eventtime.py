@@ -94,14 +94,18 @@ def _clf_minute(text: str) -> int | None:
     if month is None:
         return None
     sign = -1 if text[21] == "-" else 1
-    offset = timedelta(hours=int(text[22:24]), minutes=int(text[24:26])) * sign
+    hours, minutes = int(text[22:24]), int(text[24:26])
+    if minutes >= 60:  # +0199 is no offset
+        return None
     try:
         moment = datetime(
             int(text[7:11]), month, int(text[0:2]), int(text[12:14]), int(text[15:17]), tzinfo=UTC
         )
-    except ValueError:  # 31/Feb, hour 25, ...
+    except ValueError:  # 31/Feb, hour 25, year 0, ...
         return None
-    result = (moment - offset - _EPOCH) // _ONE_MS
+    # the offset is applied to the count, not the datetime: 01/Jan/0001 +0100 would be
+    # year 0 as a datetime (OverflowError); as a count it is just out of range
+    result = (moment - _EPOCH) // _ONE_MS - sign * (hours * 3_600_000 + minutes * 60_000)
     return result if 0 <= result < MAX_MS - 60_000 else None
 
 

@@ -4,11 +4,13 @@ well-formed, so bad input can only ever become a dead letter with a reason."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from squall.compute.topologies.log_metrics.eventtime import MAX_MS
 from squall.compute.topologies.log_metrics.parse import ParsedEvent, Rejected, parse_event
 
 LINE = (
@@ -77,3 +79,68 @@ def test_any_text_parses_or_is_rejected_with_a_reason(headers: dict[str, str], b
 )
 def test_json_lines_with_any_field_types_parse_or_are_rejected(fields: dict[str, object]) -> None:
     _checked(parse_event({}, json.dumps(fields)))  # stdlib: big ints, NaN as they come
+
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _expected_ms(
+    day: int, month: str, year: int, hms: tuple[int, int, int], zone: str
+) -> int | None:
+    """The line's time in epoch ms, computed apart from the parser; None if no real time."""
+    if month not in MONTHS or int(zone[3:]) >= 60 or hms[2] > 59:
+        return None
+    try:
+        local = datetime(year, MONTHS.index(month) + 1, day, *hms)
+    except ValueError:
+        return None
+    offset = (int(zone[1:3]) * 60 + int(zone[3:])) * (-1 if zone[0] == "-" else 1)
+    ms = (local - datetime(1970, 1, 1)) // timedelta(milliseconds=1) - offset * 60_000
+    return ms if 0 <= ms < MAX_MS - 60_000 else None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    day=st.integers(0, 99),
+    month=st.sampled_from(MONTHS) | st.text("JFMASONDaeprnulgcotvy", min_size=3, max_size=3),
+    year=st.integers(0, 9999),
+    hms=st.tuples(st.integers(0, 99), st.integers(0, 99), st.integers(0, 59)),
+    zone=st.builds(lambda sign, n: f"{sign}{n:04d}", st.sampled_from("+-"), st.integers(0, 9999)),
+    method=st.text("GETPOSHDLAX-", min_size=1, max_size=8),
+    path=st.text(st.characters(blacklist_characters=' "\n\r'), min_size=1, max_size=40),
+    status=st.integers(0, 999),
+    size=st.integers(0, 10**25).map(str) | st.just("-"),
+    user=st.sampled_from(["-", "frank", "<b>x</b>"]),
+    agent=st.text(st.characters(blacklist_characters='"\n\r'), max_size=40),
+    common=st.booleans(),
+)
+def test_combined_and_common_lines_of_any_field_values(
+    day: int,
+    month: str,
+    year: int,
+    hms: tuple[int, int, int],
+    zone: str,
+    method: str,
+    path: str,
+    status: int,
+    size: str,
+    user: str,
+    agent: str,
+    common: bool,
+) -> None:
+    """Well-shaped lines with every field drawn at random, dates at years 0-9999 and
+    offsets up to +-9999 included: parsed with the right time, or rejected with a reason."""
+    stamp = f"{day:02d}/{month}/{year:04d}:{hms[0]:02d}:{hms[1]:02d}:{hms[2]:02d} {zone}"
+    line = f'10.1.2.3 - {user} [{stamp}] "{method} {path} HTTP/1.1" {status:03d} {size}'
+    if not common:
+        line += f' "-" "{agent}"'
+    result = parse_event({"service": "web"}, line)
+    _checked(result)
+    want = _expected_ms(day, month, year, hms, zone)
+    if want is None or not 100 <= status <= 599:
+        assert isinstance(result, Rejected)
+    else:
+        assert isinstance(result, ParsedEvent), result
+        assert result.time_ms == want
+        assert result.status == status
+        assert result.service == "web"

@@ -184,6 +184,7 @@ class DruidStore(Store):
         max_rows: int = MAX_ROWS,
         *,
         scheme: str = "http",
+        events_datasource: str | None = None,
     ) -> None:
         host, sep, port = address.partition(":")
         if not host or (sep and not port.isdigit()):
@@ -196,6 +197,7 @@ class DruidStore(Store):
         self.datasource = datasource
         self.max_rows = max_rows
         self._client = PyDruid(self.base, "druid/v2")
+        self.events_datasource = events_datasource
 
     def close(self) -> None:
         """Nothing to release: every query is its own HTTP request."""

@@ -31,6 +31,7 @@ from squall.broker.base import Broker, Consumer, Record, TopicPartition
 from squall.exceptions import RowFormatError, SquallError
 from squall.rows import roll_up
 from squall.serve.exceptions import ServeError
+from squall.serve.search import EventStore
 from squall.serve.store import OffsetStore
 
 __all__ = ["DEFAULT_GROUP", "Loader"]
@@ -51,7 +52,7 @@ class Loader:
     def __init__(
         self,
         broker: Broker,
-        store: OffsetStore,
+        store: OffsetStore | EventStore,
         topic: str = "logs.metrics",
         group: str = DEFAULT_GROUP,
         max_records: int = 5000,

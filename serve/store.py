@@ -30,6 +30,7 @@ from typing import Any
 from squall.exceptions import ConfigError
 from squall.rows import WireRow
 from squall.serve.query import MAX_ROWS, Query
+from squall.serve.search import EventStore
 
 __all__ = ["OffsetStore", "Store", "open_store"]
 
@@ -39,6 +40,8 @@ class Store(ABC):
 
     url: str
     max_rows: int = MAX_ROWS
+    events: EventStore | None = None
+    """The raw events beside the aggregates (``POST /api/v1/search``), if kept."""
 
     @abstractmethod
     def write(self, rows: Sequence[WireRow]) -> None:
@@ -78,9 +81,10 @@ class OffsetStore(Store):
         """Per partition of ``topic``, the next offset to read (as last written)."""
 
 
-def open_store(url: str, max_rows: int = MAX_ROWS) -> Store:
+def open_store(url: str, max_rows: int = MAX_ROWS, events_datasource: str = "log_events") -> Store:
     """Open ``duckdb://PATH`` (``duckdb://:memory:`` for a throwaway store) or
-    ``druid://HOST:PORT[/DATASOURCE]`` (a Druid router or broker; ``log_metrics``)."""
+    ``druid://HOST:PORT[/DATASOURCE]`` (a Druid router or broker; ``log_metrics``, and
+    ``events_datasource`` for the raw events)."""
     scheme, sep, rest = url.partition("://")
     if not sep or not rest:
         raise ConfigError(f"store URL {url!r} is not valid; use duckdb://PATH or druid://HOST:PORT")
@@ -93,5 +97,10 @@ def open_store(url: str, max_rows: int = MAX_ROWS) -> Store:
         from squall.serve.druid_store import DruidStore
 
         address, _, datasource = rest.partition("/")
-        return DruidStore(address, datasource or DATASOURCE, max_rows=max_rows)
+        return DruidStore(
+            address,
+            datasource or DATASOURCE,
+            max_rows=max_rows,
+            events_datasource=events_datasource,
+        )
     raise ConfigError(f"unknown store scheme {scheme!r} in {url!r}; use duckdb:// or druid://")

@@ -19,9 +19,12 @@ now (wall clock); 0 keeps everything. The loader calls it every minute.
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -54,6 +57,11 @@ _DDL = (
 _INSERT = f"INSERT INTO {TABLE} SELECT " + ", ".join(
     f"unnest(?::{_SQL_TYPE[c.type]}[])" for c in EVENT_COLUMNS
 )
+_JSON_COLUMNS = "{" + ", ".join(f"{c.name!r}: '{_SQL_TYPE[c.type]}'" for c in EVENT_COLUMNS) + "}"
+_INSERT_JSON = (
+    f"INSERT INTO {TABLE} SELECT {_COLUMNS} FROM read_json(?, "
+    f"format = 'newline_delimited', columns = {_JSON_COLUMNS})"
+)
 
 
 class DuckDBEvents(EventStore):
@@ -63,6 +71,7 @@ class DuckDBEvents(EventStore):
         self._con = con
         self._write_lock = write_lock
         self.path = path
+        self._scratch = Path(tempfile.mkdtemp(prefix="squall-events-"))
         cur = con.cursor()
         try:
             cur.execute(_DDL)
@@ -97,12 +106,7 @@ class DuckDBEvents(EventStore):
                 cur.execute("BEGIN TRANSACTION")
                 if events:
                     cur.execute(_INSERT, columns)
-                if offsets:
-                    cur.execute(
-                        f"INSERT OR REPLACE INTO {_OFFSETS} "
-                        "SELECT ?, unnest(?::INTEGER[]), unnest(?::BIGINT[])",
-                        [topic, list(offsets), list(offsets.values())],
-                    )
+                self._set_offsets(cur, topic, offsets)
                 cur.execute("COMMIT")
             except BaseException as exc:
                 with contextlib.suppress(duckdb.Error):  # already gone: nothing committed
@@ -114,6 +118,56 @@ class DuckDBEvents(EventStore):
                 raise
             finally:
                 cur.close()
+
+    def write_records(
+        self, records: Sequence[bytes], topic: str, offsets: Mapping[int, int]
+    ) -> tuple[int, int]:
+        """Add the events of ``logs.events`` records (NDJSON) with the offsets, all or
+        nothing; returns (events added, lines skipped). DuckDB's JSON reader parses the
+        batch from a scratch file; if any line is not an event, the batch is decoded in
+        Python instead (squall.serve.event_loader.decode_events), skipping such lines."""
+        scratch = self._scratch / "batch.ndjson"
+        scratch.write_bytes(b"\n".join(records))
+        try:
+            with self._write_lock:
+                cur = self._con.cursor()
+                try:
+                    cur.execute("BEGIN TRANSACTION")
+                    found = cur.execute(_INSERT_JSON, [str(scratch)]).fetchone()
+                    self._set_offsets(cur, topic, offsets)
+                    cur.execute("COMMIT")
+                    return (int(found[0]) if found else 0), 0
+                except duckdb.Error:
+                    with contextlib.suppress(duckdb.Error):
+                        cur.execute("ROLLBACK")
+                finally:
+                    cur.close()
+        finally:
+            scratch.unlink(missing_ok=True)
+        from squall.serve.event_loader import decode_events  # the slow, forgiving way
+
+        rows: list[EventRow] = []
+        bad = 0
+        for value in records:
+            good, wrong = decode_events(value)
+            rows.extend(good)
+            bad += wrong
+        self.write_with_offsets(rows, topic, offsets)
+        return len(rows), bad
+
+    def close(self) -> None:
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+    @staticmethod
+    def _set_offsets(
+        cur: duckdb.DuckDBPyConnection, topic: str, offsets: Mapping[int, int]
+    ) -> None:
+        if offsets:
+            cur.execute(
+                f"INSERT OR REPLACE INTO {_OFFSETS} "
+                "SELECT ?, unnest(?::INTEGER[]), unnest(?::BIGINT[])",
+                [topic, list(offsets), list(offsets.values())],
+            )
 
     def offsets(self, topic: str) -> dict[int, int]:
         found = self._fetch(

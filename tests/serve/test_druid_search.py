@@ -164,4 +164,13 @@ def test_druid_pages_equal_duckdb_pages_to_the_end(
 def test_the_retention_rule_is_set_on_the_datasource(stores: dict[str, Any]) -> None:
     settings: Settings = stores["settings"]
     url = f"http://127.0.0.1:8081/druid/coordinator/v1/rules/{settings.events_datasource}"
-    assert httpx.get(url, timeout=30).json() == retention_rules(0)  # 0: keep everything
+
+    def rules() -> list[dict[str, Any]]:
+        found = httpx.get(url, timeout=30).json()
+        return [{k: v for k, v in r.items() if k != "useDefaultTierForNull"} for r in found]
+
+    assert rules() == retention_rules(0)  # 0: keep everything, as the test submitted
+    week = replace(settings, events_retention_days=7)
+    druid.submit_events_supervisor(week)  # resubmitting is how a retention is changed
+    assert rules() == retention_rules(7)
+    assert [r["type"] for r in rules()] == ["loadByPeriod", "dropForever"]

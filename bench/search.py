@@ -23,9 +23,11 @@ import random
 import statistics
 import tempfile
 import time
+import uuid
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import orjson
 
 from bench.common import machine
@@ -35,10 +37,11 @@ from squall.compute import LocalCluster
 from squall.compute.topologies.log_metrics.events import EventEncoder
 from squall.compute.topologies.log_metrics.parse import ParsedEvent, parse_event
 from squall.compute.topologies.log_metrics.topology import CONFIG, build_topology, group
+from squall.deploy.stack import druid
 from squall.gc_tuning import WORKER_THRESHOLDS, frozen_gc
+from squall.serve.druid_events import DruidEvents
 from squall.serve.duckdb_store import DuckDBStore
-from squall.serve.event_loader import decode_events
-from squall.serve.search import parse_search, search_page
+from squall.serve.search import EventStore, parse_search, search_page
 from squall.settings import load_settings
 
 HOUR_MS = 3_600_000
@@ -86,6 +89,8 @@ def worker_rate(events: list[tuple[dict[str, str], str]], on: bool) -> float:
 
 
 def loading_rate(events: list[tuple[dict[str, str], str]]) -> float:
+    """Events/s the event loader's store write takes (DuckDB's JSON reader, 20 records
+    of up to 256 events a batch, as one poll brings)."""
     encoder = EventEncoder()
     for i, (headers, body) in enumerate(events):
         parsed = parse_event(headers, body)
@@ -96,12 +101,9 @@ def loading_rate(events: list[tuple[dict[str, str], str]]) -> float:
     try:
         start = time.perf_counter()
         loaded = 0
-        for i in range(0, len(records), 20):  # the loader's batches: ~5,000 events
-            rows = []
-            for value in records[i : i + 20]:
-                rows.extend(decode_events(value)[0])
-            store.events.write_with_offsets(rows, "logs.events", {0: i + 20})
-            loaded += len(rows)
+        for i in range(0, len(records), 20):
+            added, _bad = store.events.write_records(records[i : i + 20], "logs.events", {0: i})
+            loaded += added
         return loaded / (time.perf_counter() - start)
     finally:
         store.close()
@@ -150,41 +152,167 @@ def search_bench(stored: int, queries: int) -> None:
             f"   DuckDB storage: {size / 2**20:,.0f} MiB, "
             f"{size / 2**20 / (stored / 1e6):,.1f} MiB per million events"
         )
-        rng = random.Random(1)
-        hours = [rng.randrange(24) for _ in range(queries)]
-        for label, extra in (
-            ("one hour, no filter (baseline)", {}),
-            (
-                "one hour, service=web, contains 'firefox'",
-                {"filter": {"service": "web"}, "contains": "firefox"},
-            ),
-            (
-                "one hour, 5xx, regex 'timeout-\\w+'",
-                {"filter": {"status_class": "5xx"}, "regex": r"timeout-\w+"},
-            ),
-        ):
-            times = []
-            found = 0
-            for hour in hours:
-                start = T0 + hour * HOUR_MS
-                body = {
-                    "interval": f"{_iso(start)}/{_iso(start + HOUR_MS)}",
-                    "limit": 100,
-                    **extra,
-                }
-                query = parse_search(body)
-                began = time.perf_counter()
-                page = search_page(store.events, query)
-                times.append(time.perf_counter() - began)
-                found += len(page["events"])
-                assert page["events"], f"the bench search {body} found nothing"
-            times.sort()
-            p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
-            print(
-                f"   search first page, {label}: p50 {statistics.median(times) * 1000:,.0f} ms, "
-                f"p99 {p99 * 1000:,.0f} ms ({queries} queries, {found // queries} events/page)"
-            )
+        _search_figures("DuckDB", store.events, queries)
         store.close()
+
+
+def _search_figures(kind: str, events: EventStore, queries: int) -> None:
+    rng = random.Random(1)
+    hours = [rng.randrange(24) for _ in range(queries)]
+    for label, extra in (
+        ("one hour, no filter (baseline)", {}),
+        (
+            "one hour, service=web, contains 'firefox'",
+            {"filter": {"service": "web"}, "contains": "firefox"},
+        ),
+        (
+            "one hour, 5xx, regex 'timeout-\\w+'",
+            {"filter": {"status_class": "5xx"}, "regex": r"timeout-\w+"},
+        ),
+    ):
+        times = []
+        found = 0
+        for hour in hours:
+            start = T0 + hour * HOUR_MS
+            body = {
+                "interval": f"{_iso(start)}/{_iso(start + HOUR_MS)}",
+                "limit": 100,
+                **extra,
+            }
+            query = parse_search(body)
+            began = time.perf_counter()
+            page = search_page(events, query)
+            times.append(time.perf_counter() - began)
+            found += len(page["events"])
+            assert page["events"], f"the bench search {body} found nothing"
+        times.sort()
+        p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+        print(
+            f"   {kind} search first page, {label}: p50 "
+            f"{statistics.median(times) * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms "
+            f"({queries} queries, {found // queries} events/page)"
+        )
+
+
+_AGENTS = (
+    "Mozilla/5.0 (X11; Linux x86_64) Firefox/115.0",
+    "curl/8.5.0",
+    "Mozilla/5.0 (Macintosh) Safari/605.1.15",
+    "Googlebot/2.1",
+    "python-httpx/0.28",
+    "Mozilla/5.0 (Windows NT 10.0) Chrome/120.0 timeout-retry",
+)
+_SERVICES = ("web", "api", "auth", "search")
+_ROUTES = ("/", "/users/:id", "/orders/:id", "/login", "/static/app.js")
+_PATHS = ("/", "/users/", "/orders/", "/login", "/static/app.js")
+_STATUSES = (200, 200, 200, 201, 304, 404, 500, 503)
+_METHODS = ("GET", "POST", "PUT")
+
+
+def _druid_records(n: int) -> list[tuple[bytes, bytes]]:
+    """The SQL generator's events (``_FILL``), as the topology's NDJSON records."""
+    by_service: dict[str, list[bytes]] = {s: [] for s in _SERVICES}
+    dumps = orjson.dumps
+    for i in range(n):
+        status, method = _STATUSES[(i // 3) % 8], _METHODS[(i // 11) % 3]
+        size = (i * 7919) % 50000
+        line = (
+            f'10.{i % 256}.{i // 256 % 256}.1 - - [01/Jan/2026] "{method} '
+            f'{_PATHS[(i // 7) % 5]}{i % 100000} HTTP/1.1" {status} {size} "-" '
+            f'"{_AGENTS[(i // 13) % 6]}"'
+        )
+        service = _SERVICES[i % 4]
+        by_service[service].append(
+            dumps(
+                {
+                    "time": T0 + i * 86_400_000 // n,
+                    "service": service,
+                    "route": _ROUTES[(i // 7) % 5],
+                    "status": status,
+                    "method": method,
+                    "user": f"user-{i % 5000}",
+                    "latency_ms": (i % 997) / 10.0,
+                    "bytes": size,
+                    "host": f"collector-{i % 3}",
+                    "id": f"{i:016x}",
+                    "line": line,
+                }
+            )
+        )
+    return [
+        (service.encode(), b"\n".join(lines[j : j + 256]))
+        for service, lines in by_service.items()
+        for j in range(0, len(lines), 256)
+    ]
+
+
+def _druid_sql(client: httpx.Client, sql: str, *params: object) -> list[dict[str, object]]:
+    body = {"query": sql, "parameters": [{"type": "VARCHAR", "value": p} for p in params]}
+    answer = client.post("/druid/v2/sql/", json=body)
+    answer.raise_for_status()
+    rows: list[dict[str, object]] = answer.json()
+    return rows
+
+
+def druid_bench(n: int, queries: int, kafka: str) -> None:
+    tag = uuid.uuid4().hex[:8]
+    settings = replace(
+        load_settings(overrides={"broker": f"kafka://{kafka}"}),
+        topic_events=f"bench.events.{tag}",
+        events_datasource=f"bench_events_{tag}",
+        events_retention_days=0,
+    )
+    began = time.perf_counter()
+    records = _druid_records(n)
+    with open_broker(settings.broker_url) as broker:
+        broker.create_topic(settings.topic_events, 3)
+        producer = broker.producer()
+        for key, value in records:
+            producer.send(settings.topic_events, value, key=key)
+        producer.flush()
+        producer.close()
+    print(f"   Druid: {n:,} events into Kafka in {time.perf_counter() - began:.0f} s")
+    spec_settings = settings
+    druid.submit_events_supervisor(spec_settings)
+    store = DruidEvents(druid.ROUTER_URL, settings.events_datasource)
+    ds = settings.events_datasource
+    try:
+        with httpx.Client(base_url=druid.ROUTER_URL, timeout=60) as client:
+            began = time.perf_counter()
+            count = 0
+            while count < n:  # polling Druid's count until every event is ingested
+                time.sleep(2.0)
+                try:
+                    rows = _druid_sql(client, f'SELECT COUNT(*) AS n FROM "{ds}"')
+                    count = int(rows[0]["n"])  # type: ignore[call-overload]
+                except httpx.HTTPStatusError:
+                    count = 0  # the datasource appears with its first rows
+                assert time.perf_counter() - began < 1800, f"Druid ingested {count} of {n}"
+            print(f"   Druid: ingested in {time.perf_counter() - began:.0f} s")
+            _search_figures("Druid", store, queries)
+            druid.terminate_supervisor(settings, ds)  # its task publishes the segments
+            began = time.perf_counter()
+            size = rows_in = 0
+            while rows_in < n and time.perf_counter() - began < 600:
+                time.sleep(5.0)
+                found = _druid_sql(
+                    client,
+                    'SELECT SUM("size") AS s, SUM(num_rows) AS r FROM sys.segments '
+                    "WHERE datasource = ? AND is_published = 1 AND is_overshadowed = 0",
+                    ds,
+                )
+                size, rows_in = int(found[0]["s"] or 0), int(found[0]["r"] or 0)  # type: ignore[call-overload]
+            if rows_in >= n:
+                print(
+                    f"   Druid storage: {size / 2**20:,.0f} MiB in published segments, "
+                    f"{size / 2**20 / (n / 1e6):,.1f} MiB per million events"
+                )
+            else:
+                print(f"   Druid storage: segments not published within 10 min ({rows_in:,} rows)")
+    finally:
+        store.close()
+        druid.terminate_supervisor(settings, ds)
+        druid.drop_datasource(settings, ds)
 
 
 def _iso(ms: int) -> str:
@@ -198,6 +326,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stored", type=int, default=10_000_000)
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--skip-worker", action="store_true", help="only the search figures")
+    parser.add_argument(
+        "--druid",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also N events through Kafka into the local Druid (squall stack up): search "
+        "p50/p99 and storage (default 0: DuckDB only)",
+    )
+    parser.add_argument("--kafka", default="127.0.0.1:9092")
     args = parser.parse_args(argv)
     print("== search: raw events beside the aggregates")
     print(f"   machine: {machine()}")
@@ -215,7 +352,10 @@ def main(argv: list[str] | None = None) -> None:
             f"{', '.join(f'{r:,.0f}' for r in rates[True])})"
         )
     print(f"   event loader into DuckDB: {loading_rate(events[:100_000]):,.0f} events/s")
-    search_bench(args.stored, args.queries)
+    if args.stored:
+        search_bench(args.stored, args.queries)
+    if args.druid:
+        druid_bench(args.druid, args.queries, args.kafka)
 
 
 if __name__ == "__main__":

@@ -301,7 +301,9 @@ def druid_bench(n: int, queries: int, kafka: str) -> None:
                     "WHERE datasource = ? AND is_published = 1 AND is_overshadowed = 0",
                     ds,
                 )
-                size, rows_in = int(found[0]["s"] or 0), int(found[0]["r"] or 0)  # type: ignore[call-overload]
+                if found:  # no row until a segment is published
+                    size = int(found[0]["s"] or 0)  # type: ignore[call-overload]
+                    rows_in = int(found[0]["r"] or 0)  # type: ignore[call-overload]
             if rows_in >= n:
                 print(
                     f"   Druid storage: {size / 2**20:,.0f} MiB in published segments, "

@@ -209,11 +209,12 @@ _STATUSES = (200, 200, 200, 201, 304, 404, 500, 503)
 _METHODS = ("GET", "POST", "PUT")
 
 
-def _druid_records(n: int) -> list[tuple[bytes, bytes]]:
-    """The SQL generator's events (``_FILL``), as the topology's NDJSON records."""
+def _druid_records(first: int, count: int, n: int) -> list[tuple[bytes, bytes]]:
+    """Events ``first .. first + count`` of the SQL generator's ``n`` (``_FILL``), as the
+    topology's NDJSON records (made a chunk at a time: 10 million do not fit in memory)."""
     by_service: dict[str, list[bytes]] = {s: [] for s in _SERVICES}
     dumps = orjson.dumps
-    for i in range(n):
+    for i in range(first, first + count):
         status, method = _STATUSES[(i // 3) % 8], _METHODS[(i // 11) % 3]
         size = (i * 7919) % 50000
         line = (
@@ -263,12 +264,12 @@ def druid_bench(n: int, queries: int, kafka: str) -> None:
         events_retention_days=0,
     )
     began = time.perf_counter()
-    records = _druid_records(n)
     with open_broker(settings.broker_url) as broker:
         broker.create_topic(settings.topic_events, 3)
         producer = broker.producer()
-        for key, value in records:
-            producer.send(settings.topic_events, value, key=key)
+        for first in range(0, n, 100_000):
+            for key, value in _druid_records(first, min(100_000, n - first), n):
+                producer.send(settings.topic_events, value, key=key)
         producer.flush()
         producer.close()
     print(f"   Druid: {n:,} events into Kafka in {time.perf_counter() - began:.0f} s")

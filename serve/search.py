@@ -49,7 +49,6 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "event_json",
-    "matches",
     "parse_search",
     "search_page",
     "to_ms",
@@ -197,26 +196,6 @@ def parse_search(body: Any) -> SearchQuery:
         model.limit,
         decode_cursor(model.cursor) if model.cursor is not None else None,
     )
-
-
-def matches(query: SearchQuery, event: Mapping[str, Any]) -> bool:
-    """Whether a stored event (EVENT_COLUMNS names, ``time`` in ms) matches ``query``,
-    cursor aside: the semantics in plain Python (tests use it as ground truth)."""
-    if not query.start_ms <= event["time"] < query.end_ms:
-        return False
-    for dim, values in query.filter:
-        if dim == "status":
-            if str(event["status"]) not in values:
-                return False
-        elif dim == "status_class":
-            if f"{event['status'] // 100}xx" not in values:
-                return False
-        elif event[dim] not in values:
-            return False
-    line: str = event["line"]
-    if query.contains is not None and query.contains.lower() not in line.lower():
-        return False
-    return query.regex is None or re.search(query.regex, line) is not None
 
 
 def event_json(row: EventRow) -> dict[str, Any]:

@@ -47,7 +47,6 @@ SURFACE = {
         "decode_cursor",
         "encode_cursor",
         "event_json",
-        "matches",
         "parse_search",
         "search_page",
         "to_ms",

@@ -90,6 +90,11 @@ def run_init(args: argparse.Namespace) -> int:
     if scheme == "druid":
         answer = druid.submit_supervisor(settings, timeout=600, overlord_url=f"http://{rest}")
         print(f"Druid supervisor submitted: {answer}", flush=True)
+        if settings.events:
+            answer = druid.submit_events_supervisor(
+                settings, timeout=600, overlord_url=f"http://{rest}"
+            )
+            print(f"Druid events supervisor submitted: {answer}", flush=True)
     return 0
 
 

@@ -4,6 +4,8 @@
   ``{"error": message}`` for anything invalid or over a limit (serve.limits), the message
   listing what is allowed; 408 when it runs past ``SQUALL_QUERY_TIMEOUT``. Queries run on
   worker threads, so a slow one never holds up the others.
+* ``POST /api/v1/search``: a search (serve.search) -> ``{"events": [...], "next": ...}``,
+  the stored raw events newest first; 400 as above, 404 when the store keeps no events.
 * ``GET /api/v1/time-boundary``: ``{"minTime", "maxTime"}`` of the stored data (as
   Druid's timeBoundary), so the dashboard can follow replayed, years-old data.
 * ``GET /healthz``: liveness, plus the loader's counters when a loader is attached.
@@ -32,10 +34,17 @@ from starlette.concurrency import run_in_threadpool
 
 from squall.auth import BearerAuth
 from squall.serve import openapi as spec
-from squall.serve.exceptions import InvalidQuery, QueryTimeout, StoreError, StoreUnavailable
+from squall.serve.exceptions import (
+    InvalidQuery,
+    QueryTimeout,
+    ServeError,
+    StoreError,
+    StoreUnavailable,
+)
 from squall.serve.intervals import format_time
 from squall.serve.limits import MAX_BODY_BYTES, too_deep
 from squall.serve.query import parse_query
+from squall.serve.search import parse_search, search_page
 from squall.serve.store import Store
 
 __all__ = ["create_app"]
@@ -48,6 +57,10 @@ _MEDIA_TYPES = {
     ".css": "text/css; charset=utf-8",
     "": "text/plain; charset=utf-8",  # LICENSE
 }
+
+
+class _TooLarge(ServeError):
+    """A request body over MAX_BODY_BYTES (HTTP 413)."""
 
 
 def _json(body: object, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -103,29 +116,57 @@ def create_app(
         status = 503 if isinstance(exc, StoreUnavailable) else 500
         return _json({"error": str(exc), "type": type(exc).__name__}, status)
 
-    @app.post("/api/v1/query", openapi_extra=spec.QUERY)
-    async def query(request: Request) -> Response:
+    async def read_body(request: Request, example: str) -> Any:
         declared = request.headers.get("content-length", "")
         size = int(declared) if declared.isdigit() else 0
         raw = b"" if size > MAX_BODY_BYTES else await request.body()
         size = max(size, len(raw))
         if size > MAX_BODY_BYTES:
-            return _json(
-                {"error": f"the query body is {size} bytes; the limit is {MAX_BODY_BYTES}"}, 413
-            )
+            raise _TooLarge(f"the body is {size} bytes; the limit is {MAX_BODY_BYTES}")
         try:
-            body = orjson.loads(raw)
+            return orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             if "depth limit" in str(exc) or "recursion limit" in str(exc):
                 raise too_deep() from exc
             raise InvalidQuery(
-                f"the body is not valid JSON ({exc}); send a query object such as "
-                '{"queryType": "timeseries", "interval": "2015-05-17/2015-05-18", '
-                '"granularity": "hour", "metrics": ["events"]}'
+                f"the body is not valid JSON ({exc}); send an object such as {example}"
             ) from exc
+
+    @app.exception_handler(_TooLarge)
+    async def too_large(request: Request, exc: _TooLarge) -> Response:
+        return _json({"error": str(exc), "type": "TooLarge"}, 413)
+
+    @app.post("/api/v1/query", openapi_extra=spec.QUERY)
+    async def query(request: Request) -> Response:
+        body = await read_body(
+            request,
+            '{"queryType": "timeseries", "interval": "2015-05-17/2015-05-18", '
+            '"granularity": "hour", "metrics": ["events"]}',
+        )
         parsed = parse_query(body, max_rows=store.max_rows)
         rows = await run_in_threadpool(store.query, parsed)
         return _json({"rows": rows})
+
+    @app.post("/api/v1/search", openapi_extra=spec.SEARCH)
+    async def search(request: Request) -> Response:
+        body = await read_body(
+            request,
+            '{"interval": "2015-05-17/2015-05-18", "filter": {"status_class": "5xx"}, '
+            '"contains": "timeout"}',
+        )
+        parsed = parse_search(body)
+        events = store.events
+        if events is None:
+            return _json(
+                {
+                    "error": f"the store {store.url} keeps no raw events; search needs the "
+                    "DuckDB store or Druid with its log_events supervisor",
+                    "type": "NoEvents",
+                },
+                404,
+            )
+        page = await run_in_threadpool(search_page, events, parsed)
+        return _json(page)
 
     @app.get("/api/v1/time-boundary", openapi_extra=spec.TIME_BOUNDARY)
     async def time_boundary() -> Response:

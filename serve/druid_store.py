@@ -1,5 +1,7 @@
 """The Druid store: the query API's queries as Druid native queries (``druid://HOST:PORT``).
 
+Raw events are searched in datasource ``log_events`` (serve.druid_events, ``self.events``).
+
 Apache Druid holds the aggregate rows in datasource ``log_metrics``, ingested by its Kafka
 supervisor from ``logs.metrics`` (squall.druid_spec), so this store never writes: the
 loader is not used with Druid, and ``write`` says so. Queries go through pydruid to the
@@ -43,6 +45,7 @@ from squall.druid_spec import DATASOURCE, aggregator
 from squall.exceptions import ConfigError
 from squall.rows import WireRow
 from squall.schema import METRICS
+from squall.serve.druid_events import DruidEvents
 from squall.serve.exceptions import QueryTimeout, StoreError, StoreUnavailable, TooManyRows
 from squall.serve.intervals import bucket_starts, format_time, parse_time
 from squall.serve.limits import DEFAULT_QUERY_TIMEOUT, MAX_ROWS, QueryLimits
@@ -191,6 +194,7 @@ class DruidStore(Store):
         *,
         scheme: str = "http",
         timeout: float = DEFAULT_QUERY_TIMEOUT,
+        events_datasource: str | None = None,
     ) -> None:
         QueryLimits(max_rows, timeout)  # ConfigError when out of range
         host, sep, port = address.partition(":")
@@ -205,9 +209,13 @@ class DruidStore(Store):
         self.max_rows = max_rows
         self.timeout = timeout
         self._client = PyDruid(self.base, "druid/v2")
+        self._events = DruidEvents(self.base, events_datasource) if events_datasource else None
+        self.events = self._events
 
     def close(self) -> None:
-        """Nothing to release: every query is its own HTTP request."""
+        """Release the event store's HTTP connections (queries are their own requests)."""
+        if self._events is not None:
+            self._events.close()
 
     def write(self, rows: Sequence[WireRow]) -> None:
         raise StoreError(

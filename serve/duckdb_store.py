@@ -14,6 +14,7 @@ Layout, all derived from ``squall.schema`` (no second copy of the columns):
   (minute, service, route), instead of one per (minute, every dimension) row.
 * ``loader_offsets``: per (topic, partition), the next broker offset to load, committed
   with the rows (exactly-once loading, serve.loader).
+* ``log_events``: the raw events, for search (serve.duckdb_events, ``self.events``).
 
 Sums are stored as DOUBLE (exact for integers below 2**53), sketches as BLOB. Exact
 metrics are computed in SQL; sketch metrics by merging the group's sketch binaries in
@@ -40,6 +41,7 @@ import duckdb
 from squall import sketches
 from squall.rows import Accumulator, Key, WireRow, add_stored, finish, project, roll_up
 from squall.schema import DIMENSIONS, METRICS, TIME_COLUMN
+from squall.serve.duckdb_events import DuckDBEvents
 from squall.serve.exceptions import QueryTimeout, StoreError, StoreUnavailable, TooManyRows
 from squall.serve.intervals import bucket_starts, format_time
 from squall.serve.limits import DEFAULT_QUERY_TIMEOUT, MAX_ROWS, QueryLimits
@@ -123,6 +125,7 @@ class DuckDBStore(OffsetStore):
             ) from exc
         try:
             self._create()
+            self.events: DuckDBEvents = DuckDBEvents(self._con, self._write_lock, self.path)
         except BaseException:
             self._con.close()
             raise
@@ -165,6 +168,7 @@ class DuckDBStore(OffsetStore):
 
     def close(self) -> None:
         self._con.close()
+        self.events.close()
 
     # -- writing -----------------------------------------------------------------------
 

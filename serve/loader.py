@@ -31,6 +31,7 @@ from squall.broker.base import Broker, Consumer, Record, TopicPartition
 from squall.exceptions import RowFormatError, SquallError
 from squall.rows import roll_up
 from squall.serve.exceptions import ServeError
+from squall.serve.search import EventStore
 from squall.serve.store import OffsetStore
 
 __all__ = ["DEFAULT_GROUP", "Loader"]
@@ -51,7 +52,7 @@ class Loader:
     def __init__(
         self,
         broker: Broker,
-        store: OffsetStore,
+        store: OffsetStore | EventStore,
         topic: str = "logs.metrics",
         group: str = DEFAULT_GROUP,
         max_records: int = 5000,
@@ -113,16 +114,11 @@ class Loader:
                 rows.extend(decoded)
         if not offsets:
             return 0
-        try:
-            self.store.write_with_offsets(rows, self.topic, offsets)
-        except RowFormatError:
-            good = [row for row in rows if self._valid(row)]
-            skipped += len(rows) - len(good)
-            rows = good
-            self.store.write_with_offsets(rows, self.topic, offsets)
+        loaded, bad = self._write(rows, offsets)
+        skipped += bad
         self._next.update(offsets)
         self.records_consumed += fresh
-        self.rows_loaded += len(rows)
+        self.rows_loaded += loaded
         if skipped:
             self._skipped(skipped)
         try:
@@ -130,6 +126,16 @@ class Loader:
         except SquallError as exc:  # the store holds the truth; this is only for lag
             log.debug("committing loader offsets to the broker failed: %s", exc)
         return fresh
+
+    def _write(self, rows: list[Any], offsets: dict[int, int]) -> tuple[int, int]:
+        """Write the batch with its offsets; (rows written, rows skipped as invalid)."""
+        try:
+            self.store.write_with_offsets(rows, self.topic, offsets)
+        except RowFormatError:
+            good = [row for row in rows if self._valid(row)]
+            self.store.write_with_offsets(good, self.topic, offsets)
+            return len(good), len(rows) - len(good)
+        return len(rows), 0
 
     def _decode(self, record: Record) -> list[Any] | None:
         try:

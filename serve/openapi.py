@@ -14,8 +14,9 @@ from squall.schema import DIMENSIONS
 from squall.serve.intervals import GRANULARITIES
 from squall.serve.limits import MAX_FILTER_VALUES, MAX_THRESHOLD
 from squall.serve.query import OUTPUT_METRICS, QUERY_TYPES
+from squall.serve.search import DEFAULT_LIMIT, MAX_LIMIT, MAX_PATTERN
 
-__all__ = ["PAGE", "PIPELINE", "QUERY", "STATIC", "TIME_BOUNDARY", "json_answer"]
+__all__ = ["PAGE", "PIPELINE", "QUERY", "SEARCH", "STATIC", "TIME_BOUNDARY", "json_answer"]
 
 _ERROR = {
     "type": "object",
@@ -23,32 +24,34 @@ _ERROR = {
     "properties": {"error": {"type": "string"}, "type": {"type": "string"}},
 }
 _VALUE = {"anyOf": [{"type": "string"}, {"type": "integer"}]}
+_FILTER = {
+    "type": "object",
+    "propertyNames": {"enum": list(DIMENSIONS)},
+    "additionalProperties": {
+        "anyOf": [
+            _VALUE,
+            {"type": "array", "items": _VALUE, "maxItems": MAX_FILTER_VALUES},
+        ]
+    },
+}
+_INTERVAL = {
+    "type": "string",
+    "description": "start/end, ISO-8601, end exclusive",
+    "example": "2015-05-17T00:00:00Z/2015-05-21T00:00:00Z",
+}
 _QUERY_BODY = {
     "type": "object",
     "additionalProperties": False,
     "required": ["queryType", "interval"],
     "properties": {
         "queryType": {"enum": list(QUERY_TYPES)},
-        "interval": {
-            "type": "string",
-            "description": "start/end, ISO-8601, end exclusive",
-            "example": "2015-05-17T00:00:00Z/2015-05-21T00:00:00Z",
-        },
+        "interval": _INTERVAL,
         "granularity": {"enum": list(GRANULARITIES), "default": "all"},
         "dimensions": {"type": "array", "items": {"enum": list(DIMENSIONS)}},
         "dimension": {"enum": list(DIMENSIONS)},
         "metric": {"enum": list(OUTPUT_METRICS)},
         "threshold": {"type": "integer", "minimum": 1, "maximum": MAX_THRESHOLD},
-        "filter": {
-            "type": "object",
-            "propertyNames": {"enum": list(DIMENSIONS)},
-            "additionalProperties": {
-                "anyOf": [
-                    _VALUE,
-                    {"type": "array", "items": _VALUE, "maxItems": MAX_FILTER_VALUES},
-                ]
-            },
-        },
+        "filter": _FILTER,
         "metrics": {"type": "array", "items": {"enum": list(OUTPUT_METRICS)}},
     },
 }
@@ -84,6 +87,42 @@ QUERY: dict[str, Any] = {
     },
 }
 """``POST /api/v1/query``."""
+
+_SEARCH_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["interval"],
+    "properties": {
+        "interval": _INTERVAL,
+        "filter": _FILTER,
+        "contains": {"type": "string", "maxLength": MAX_PATTERN},
+        "regex": {"type": "string", "maxLength": MAX_PATTERN},
+        "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+        "cursor": {"type": "string", "description": "the previous page's 'next'"},
+    },
+}
+SEARCH: dict[str, Any] = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": _SEARCH_BODY}}},
+    "responses": {
+        "200": json_answer(
+            "stored raw events, newest first, and the next page's cursor",
+            {
+                "type": "object",
+                "required": ["events", "next"],
+                "properties": {
+                    "events": {"type": "array", "items": {"type": "object"}},
+                    "next": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                },
+            },
+        ),
+        "400": _error("invalid search; the message says what is allowed"),
+        **_UNAUTHORIZED,
+        "404": _error("the store keeps no raw events"),
+        "413": _error("the body is over 64 KiB"),
+        **_UNAVAILABLE,
+    },
+}
+"""``POST /api/v1/search``."""
 
 _TIME = {"anyOf": [{"type": "string"}, {"type": "null"}]}
 TIME_BOUNDARY: dict[str, Any] = {

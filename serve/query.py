@@ -53,9 +53,11 @@ __all__ = [
     "MAX_THRESHOLD",
     "OUTPUT_METRICS",
     "QUERY_TYPES",
+    "Filter",
     "OutputMetric",
     "Query",
     "QueryModel",
+    "parse_filter",
     "parse_query",
 ]
 
@@ -152,6 +154,11 @@ class QueryModel(BaseModel):
     metrics: list[str] | None = Field(default=None, description="output metrics")
 
 
+Filter = tuple[tuple[str, tuple[str, ...]], ...]
+"""(dimension, values) pairs, sorted by dimension; a row matches when every dimension
+has one of its values (the values as strings)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Query:
     """A validated query. ``start``/``end`` are naive UTC; ``filter`` values are strings."""
@@ -165,7 +172,7 @@ class Query:
     dimension: str | None = None
     metric: str | None = None
     threshold: int = 0
-    filter: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    filter: Filter = ()
 
     @property
     def group_dimensions(self) -> tuple[str, ...]:
@@ -233,9 +240,9 @@ def _check_metric(name: str, where: str) -> str:
     return name
 
 
-def _filter(
-    raw: dict[str, str | int | list[str | int]] | None,
-) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def parse_filter(raw: dict[str, str | int | list[str | int]] | None) -> Filter:
+    """A request's ``filter`` (already shape-checked) -> ``Filter``; ``InvalidQuery`` for
+    an unknown dimension or an empty list. /api/v1/query and /api/v1/search share it."""
     if not raw:
         return ()
     out = []
@@ -275,7 +282,7 @@ def parse_query(body: Any, max_rows: int = MAX_ROWS) -> Query:
     metrics = tuple(_check_metric(m, "metrics") for m in (model.metrics or ()))
     if len(set(metrics)) != len(metrics):
         raise InvalidQuery(f"metrics {list(metrics)} name a metric twice; list each once")
-    query = Query(qtype, start, end, granularity, metrics, filter=_filter(model.filter))
+    query = Query(qtype, start, end, granularity, metrics, filter=parse_filter(model.filter))
 
     if qtype == "groupBy":
         dims = tuple(_check_dimension(d, "dimensions") for d in (model.dimensions or ()))

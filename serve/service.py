@@ -10,11 +10,15 @@ collector and the topology::
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI
 
 from squall.broker import Broker, ensure_topics, open_broker
 from squall.serve.app import create_app
+from squall.serve.duckdb_events import DuckDBEvents
+from squall.serve.event_loader import EventLoader
 from squall.serve.loader import Loader
 from squall.serve.pipeline import PipelineStatus
 from squall.serve.store import OffsetStore, Store, open_store
@@ -33,8 +37,13 @@ class ServeStage:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.url = f"{scheme(settings)}://{settings.serve_host}:{settings.serve_port}/"
-        self.store: Store = open_store(settings.store_url, timeout=settings.query_timeout)
+        self.store: Store = open_store(
+            settings.store_url,
+            timeout=settings.query_timeout,
+            events_datasource=settings.events_datasource,
+        )
         self.loader: Loader | None = None
+        self.event_loader: EventLoader | None = None
         self.pipeline: PipelineStatus | None = None
         try:
             self.broker: Broker = open_broker(settings.broker_url)
@@ -51,7 +60,16 @@ class ServeStage:
                     f"{settings.group_prefix}-serve-loader",
                 )
                 self.loader.start()
-            health = self.loader.stats if self.loader else None
+                if settings.events and isinstance(self.store.events, DuckDBEvents):
+                    self.event_loader = EventLoader(
+                        self.broker,
+                        self.store.events,
+                        settings.topic_events,
+                        f"{settings.group_prefix}-serve-events",
+                        retention_days=settings.events_retention_days,
+                    )
+                    self.event_loader.start()
+            health = self._health if self.loader else None
             self.pipeline = PipelineStatus(self.broker, settings).start()
             self.app: FastAPI = create_app(
                 self.store, settings.query_tokens, health=health, pipeline=self.pipeline.read
@@ -60,11 +78,20 @@ class ServeStage:
             self.close()
             raise
 
+    def _health(self) -> Mapping[str, Any]:
+        out: dict[str, Any] = {}
+        for loader in (self.loader, self.event_loader):
+            if loader is not None:
+                out.update(loader.stats())
+        return out
+
     def close(self) -> None:
-        """Stop the loader (it finishes its batch), then close the store and broker."""
+        """Stop the loaders (each finishes its batch), then close the store and broker."""
         try:
             if self.pipeline is not None:
                 self.pipeline.close()
+            if self.event_loader is not None:
+                self.event_loader.stop()
             if self.loader is not None:
                 self.loader.stop()
         finally:

@@ -32,6 +32,7 @@ from squall.exceptions import ConfigError
 from squall.rows import WireRow
 from squall.serve.limits import DEFAULT_QUERY_TIMEOUT, MAX_ROWS
 from squall.serve.query import Query
+from squall.serve.search import EventStore
 
 __all__ = ["OffsetStore", "Store", "open_store"]
 
@@ -42,6 +43,8 @@ class Store(ABC):
     url: str
     max_rows: int = MAX_ROWS
     timeout: float = DEFAULT_QUERY_TIMEOUT
+    events: EventStore | None = None
+    """The raw events beside the aggregates (``POST /api/v1/search``), if kept."""
 
     @abstractmethod
     def write(self, rows: Sequence[WireRow]) -> None:
@@ -81,10 +84,16 @@ class OffsetStore(Store):
         """Per partition of ``topic``, the next offset to read (as last written)."""
 
 
-def open_store(url: str, max_rows: int = MAX_ROWS, timeout: float = DEFAULT_QUERY_TIMEOUT) -> Store:
+def open_store(
+    url: str,
+    max_rows: int = MAX_ROWS,
+    timeout: float = DEFAULT_QUERY_TIMEOUT,
+    events_datasource: str = "log_events",
+) -> Store:
     """Open ``duckdb://PATH`` (``duckdb://:memory:`` for a throwaway store) or
-    ``druid://HOST:PORT[/DATASOURCE]`` (a Druid router or broker; ``log_metrics``);
-    ``max_rows`` and ``timeout`` (seconds) limit each query (serve.limits)."""
+    ``druid://HOST:PORT[/DATASOURCE]`` (a Druid router or broker; ``log_metrics``, and
+    ``events_datasource`` for the raw events); ``max_rows`` and ``timeout`` (seconds)
+    limit each query (serve.limits)."""
     scheme, sep, rest = url.partition("://")
     if not sep or not rest:
         raise ConfigError(f"store URL {url!r} is not valid; use duckdb://PATH or druid://HOST:PORT")
@@ -97,5 +106,11 @@ def open_store(url: str, max_rows: int = MAX_ROWS, timeout: float = DEFAULT_QUER
         from squall.serve.druid_store import DruidStore
 
         address, _, datasource = rest.partition("/")
-        return DruidStore(address, datasource or DATASOURCE, max_rows=max_rows, timeout=timeout)
+        return DruidStore(
+            address,
+            datasource or DATASOURCE,
+            max_rows=max_rows,
+            timeout=timeout,
+            events_datasource=events_datasource,
+        )
     raise ConfigError(f"unknown store scheme {scheme!r} in {url!r}; use duckdb:// or druid://")

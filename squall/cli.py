@@ -27,6 +27,7 @@ _HANDLERS = {
     "topology": "squall.compute.cli:run_topology",
     "serve": "squall.serve.cli:run_serve",
     "status": "squall.serve.cli:run_status",
+    "search": "squall.serve.search_cli:run_search",
     "stack": "squall.deploy.cli:run_stack",
     "compose": "squall.deploy.cli:run_compose",
     "init": "squall.deploy.cli:run_init",
@@ -49,6 +50,43 @@ def _common_flags(parser: argparse.ArgumentParser, default: Any) -> None:
     parser.add_argument(
         "--store", default=default, help="duckdb://PATH or druid://HOST:PORT (SQUALL_STORE)"
     )
+
+
+def _search_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("text", nargs="?", help="print lines that contain TEXT (ignoring case)")
+    parser.add_argument("--regex", metavar="RE", help="lines matching RE instead of TEXT")
+    parser.add_argument(
+        "--last",
+        default="1h",
+        metavar="SPAN",
+        help="search the last SPAN up to now: 30s, 15m, 1h, 7d (default 1h)",
+    )
+    parser.add_argument(
+        "--interval",
+        metavar="START/END",
+        help="search this interval instead, ISO-8601, e.g. 2015-05-17/2015-05-18",
+    )
+    parser.add_argument(
+        "-f",
+        "--filter",
+        action="append",
+        default=[],
+        metavar="DIM=VALUE",
+        help="keep events whose DIM (service, method, route, status, status_class) is "
+        "VALUE; repeat a DIM for any of several values: -f status_class=5xx -f service=web",
+    )
+    parser.add_argument(
+        "-n",
+        "--limit",
+        type=int,
+        default=100,
+        help="print at most N lines, newest first (default 100; 0 for every match)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print each event as a JSON object, one a line"
+    )
+    parser.add_argument("--url", help="query API (default http://SQUALL_SERVE_HOST:PORT)")
+    parser.add_argument("--token", help="bearer token, if the query API requires one")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,6 +143,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("serve", help="run the query API and dashboard")
     command("status", help="print the workers' metrics, consumer lag and the collector's rates")
+
+    search = command(
+        "search",
+        help="print stored log lines, newest first (the query API's /api/v1/search)",
+        description="Print the raw log lines the pipeline stored, newest first, as they "
+        "were sent. Examples: squall search timeout --last 15m -f status_class=5xx; "
+        "squall search --interval 2015-05-17/2015-05-18 --regex 'GET /images/.*png' -n 0",
+    )
+    _search_flags(search)
 
     stack = command("stack", help="real Kafka / Druid / ZooKeeper from Maven Central jars")
     stack.add_argument("action", choices=["up", "down", "status"])

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
@@ -30,6 +32,7 @@ def _env(settings: Settings) -> dict[str, str]:
         data_dir=str(settings.data_dir.resolve()),
         broker=settings.broker_url,
         store=settings.store_url,
+        events_retention_days=str(settings.events_retention_days),
     )
 
 
@@ -74,6 +77,10 @@ def run_demo(args: argparse.Namespace) -> int:
     settings = load_settings(
         overrides={"data_dir": args.data_dir, "broker": args.broker, "store": args.store}
     )
+    if args.replay and not os.environ.get("SQUALL_EVENTS_RETENTION_DAYS"):
+        # a replayed file is old (tests/data/apache_logs is from 2015): a retention counted
+        # from the wall clock would drop its events as they load, so the demo keeps all
+        settings = replace(settings, events_retention_days=0)
     collector = f"http://{settings.collector_host}:{settings.collector_port}"
     serve = f"http://{settings.serve_host}:{settings.serve_port}"
     parts = ProcessGroup(_env(settings), settings.data_dir.resolve() / "logs")

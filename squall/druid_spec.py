@@ -24,17 +24,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from squall.schema import DIMENSIONS, HLL_LG_K, METRICS, QUANTILES_K, TIME_COLUMN, Metric
+from squall.schema import (
+    DIMENSIONS,
+    EVENT_COLUMNS,
+    HLL_LG_K,
+    METRICS,
+    QUANTILES_K,
+    TIME_COLUMN,
+    Metric,
+)
 
 __all__ = [
     "DATASOURCE",
+    "EVENTS_DATASOURCE",
     "aggregator",
     "data_schema",
+    "events_data_schema",
+    "events_supervisor_spec",
+    "retention_rules",
     "supervisor_spec",
 ]
 
 DATASOURCE = "log_metrics"
 """The default datasource name (``Settings.datasource``)."""
+EVENTS_DATASOURCE = "log_events"
+"""The default datasource of the raw events (``Settings.events_datasource``)."""
+_UNINDEXED = frozenset({"id", "line"})
+"""Event columns unique per event: no bitmap index (it would cost a bitmap per value)."""
 
 
 def aggregator(metric: Metric, name: str | None = None, field: str | None = None) -> dict[str, Any]:
@@ -75,6 +91,74 @@ def data_schema(datasource: str = DATASOURCE) -> dict[str, Any]:
             "rollup": True,
         },
     }
+
+
+def events_data_schema(datasource: str = EVENTS_DATASOURCE) -> dict[str, Any]:
+    """The ``dataSchema`` of the raw events, from ``EVENT_COLUMNS``: no roll-up, times
+    kept to the millisecond, strings as string dimensions (``id`` and ``line`` without
+    bitmap indexes), longs and doubles as numeric dimensions (nullable)."""
+    dims: list[dict[str, Any]] = []
+    time_column = ""
+    for column in EVENT_COLUMNS:
+        if column.type == "time":
+            time_column = column.name
+        elif column.type == "string":
+            dim: dict[str, Any] = {"type": "string", "name": column.name}
+            if column.name in _UNINDEXED:
+                dim["createBitmapIndex"] = False
+            dims.append(dim)
+        else:
+            dims.append({"type": column.type, "name": column.name})
+    return {
+        "dataSource": datasource,
+        "timestampSpec": {"column": time_column, "format": "millis"},
+        "dimensionsSpec": {"dimensions": dims},
+        "metricsSpec": [],
+        "granularitySpec": {
+            "type": "uniform",
+            "segmentGranularity": "HOUR",
+            "queryGranularity": "NONE",
+            "rollup": False,
+        },
+    }
+
+
+def retention_rules(days: int) -> list[dict[str, Any]]:
+    """Druid's load rules for a retention of ``days`` (0: keep everything): segments that
+    overlap the last ``days`` days (or the future) stay loaded, older ones are dropped.
+    Druid drops whole segments, so an event leaves within an hour (its segment's span)
+    after passing the window, at the coordinator's next run."""
+    replicants = {"_default_tier": 1}
+    if days <= 0:
+        return [{"type": "loadForever", "tieredReplicants": replicants}]
+    return [
+        {
+            "type": "loadByPeriod",
+            "period": f"P{days}D",
+            "includeFuture": True,
+            "tieredReplicants": replicants,
+        },
+        {"type": "dropForever"},
+    ]
+
+
+def events_supervisor_spec(
+    topic: str,
+    bootstrap_servers: str,
+    datasource: str = EVENTS_DATASOURCE,
+    *,
+    period: str = "PT5S",
+    task_duration: str = "PT1H",
+) -> dict[str, Any]:
+    """The Kafka supervisor of the raw events: ``supervisor_spec``'s reading (earliest,
+    read_committed, exactly once) with ``events_data_schema``. A record holds up to
+    ``EVENTS_PER_RECORD`` events, one JSON object a line (``assumeNewlineDelimited``)."""
+    spec = supervisor_spec(
+        topic, bootstrap_servers, datasource, period=period, task_duration=task_duration
+    )
+    spec["spec"]["dataSchema"] = events_data_schema(datasource)
+    spec["spec"]["ioConfig"]["inputFormat"] = {"type": "json", "assumeNewlineDelimited": True}
+    return spec
 
 
 def supervisor_spec(

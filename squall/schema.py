@@ -6,6 +6,10 @@
   (minute, dimensions) per flush, holding *deltas*: rows with the same key are summed
   (min/max'd, sketch-merged) by the store.
 * ``logs.deadletter`` records are ``{"reason": str, "event": <the Flume event>}``.
+* ``logs.events`` records are NDJSON: up to ``EVENTS_PER_RECORD`` parsed events, one JSON
+  object per line with the ``EVENT_COLUMNS`` below (``time`` in epoch milliseconds),
+  keyed by service. The DuckDB ``log_events`` table, the Druid ``log_events`` supervisor
+  and the search API derive their columns from ``EVENT_COLUMNS``.
 
 squall.rows encodes, checks and merges the rows; squall.sketches holds their sketches.
 
@@ -20,10 +24,13 @@ from typing import Literal
 
 __all__ = [
     "DIMENSIONS",
+    "EVENTS_PER_RECORD",
+    "EVENT_COLUMNS",
     "HLL_LG_K",
     "METRICS",
     "QUANTILES_K",
     "TIME_COLUMN",
+    "EventColumn",
     "Metric",
 ]
 
@@ -72,3 +79,45 @@ QUANTILES_K = 128
 
 HLL_LG_K = 12
 """lg_k of the users HLL sketch (Druid's HLLSketchMerge default; HLL_4 target type)."""
+
+
+EventType = Literal["time", "string", "long", "double"]
+
+
+@dataclass(frozen=True, slots=True)
+class EventColumn:
+    """A column of a stored raw event (``logs.events``, table/datasource ``log_events``).
+
+    ``type``: ``time`` is epoch milliseconds UTC (an integer on the wire), ``string`` text,
+    ``long`` an integer, ``double`` a float. ``nullable`` columns may be JSON null.
+    """
+
+    name: str
+    type: EventType
+    nullable: bool
+    doc: str
+
+
+EVENT_COLUMNS: tuple[EventColumn, ...] = (
+    EventColumn("time", "time", False, "event time, epoch ms UTC (not bucketed)"),
+    EventColumn("service", "string", False, "as in the aggregates"),
+    EventColumn("route", "string", False, "templated path, as in the aggregates"),
+    EventColumn("status", "long", False, "HTTP status, 100..599"),
+    EventColumn("method", "string", False, "normalised method, as in the aggregates"),
+    EventColumn("user", "string", True, "the user, else the client ip"),
+    EventColumn("latency_ms", "double", True, "latency in ms, if the line carried one"),
+    EventColumn("bytes", "long", False, "response bytes"),
+    EventColumn("host", "string", True, "the collector's host header"),
+    EventColumn(
+        "id",
+        "string",
+        False,
+        "the event's id header (a UUID from the collector), else raw-<partition>-<offset> "
+        "of its logs.raw record: unique, and the same after every replay",
+    ),
+    EventColumn("line", "string", False, "the raw line (the Flume body) as sent"),
+)
+"""Every raw event's columns, in this order on the wire and in every store."""
+
+EVENTS_PER_RECORD = 256
+"""Most events in one ``logs.events`` record (NDJSON lines)."""

@@ -19,6 +19,22 @@ def _split_tokens(raw: str) -> frozenset[str]:
     return frozenset(t.strip() for t in raw.split(",") if t.strip())
 
 
+def _flag(raw: str) -> bool:
+    text = raw.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("give 1 or 0 (true/false, yes/no, on/off)")
+
+
+def _days(raw: str) -> int:
+    days = int(raw)
+    if days < 0:
+        raise ValueError("days must be 0 (keep everything) or more")
+    return days
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved settings; defaults are those of design.md."""
@@ -34,7 +50,11 @@ class Settings:
     topic_metrics: str = "logs.metrics"
     topic_deadletter: str = "logs.deadletter"
     topic_workers: str = "logs.workers"  # each compute worker's metrics, every few seconds
+    topic_events: str = "logs.events"  # every parsed event with its raw line (search)
     datasource: str = "log_metrics"
+    events_datasource: str = "log_events"
+    events: bool = True  # SQUALL_EVENTS=0: the topology emits no events, search finds none
+    events_retention_days: int = 7  # events older than this (by wall clock) go; 0 keeps all
     group_prefix: str = "squall"  # consumer groups are "<prefix>-log-metrics" etc.
     ingest_tokens: frozenset[str] = field(default_factory=frozenset)
     query_tokens: frozenset[str] = field(default_factory=frozenset)
@@ -55,6 +75,8 @@ _CONVERTERS: dict[str, Callable[[str], object]] = {
     "data_dir": Path,
     "collector_port": int,
     "serve_port": int,
+    "events": _flag,
+    "events_retention_days": _days,
     "ingest_tokens": _split_tokens,
     "query_tokens": _split_tokens,
     "query_timeout": float,

@@ -33,7 +33,7 @@ from squall.deploy.exceptions import ServiceFailed, ServiceTimeout
 from squall.deploy.stack import ServiceState, paths, process, zookeeper
 from squall.deploy.stack.druid_conf import COORDINATOR, DERBY_PORT, HOST, JAVA_OPTIONS, SERVICES
 from squall.deploy.stack.druid_conf import write_conf as _write_conf
-from squall.druid_spec import supervisor_spec
+from squall.druid_spec import events_supervisor_spec, retention_rules, supervisor_spec
 from squall.settings import Settings
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "kafka_bootstrap",
     "services",
     "status",
+    "submit_events_supervisor",
     "submit_supervisor",
     "terminate_supervisor",
     "up",
@@ -155,6 +156,18 @@ def up(settings: Settings, *, supervisor: bool = True) -> list[ServiceState]:
                 "submitted",
             )
         )
+        if settings.events:
+            answer = submit_events_supervisor(settings)
+            states.append(
+                ServiceState(
+                    f"supervisor {answer.get('id', settings.events_datasource)}",
+                    True,
+                    None,
+                    f"{settings.topic_events} @ {kafka_bootstrap(settings)}",
+                    True,
+                    f"submitted, retention {settings.events_retention_days or 'forever'} days",
+                )
+            )
     log.info("Druid is up in %.1f s (jars %.1f s); router %s", total, jars_s, ROUTER_URL)
     return states
 
@@ -169,32 +182,53 @@ def submit_supervisor(
     """POST the Kafka supervisor spec to the overlord (or a router, which forwards it),
     retrying while it is not leader yet; the overlord's answer (``{"id": datasource}``)."""
     spec = supervisor_spec(settings.topic_metrics, kafka_bootstrap(settings), settings.datasource)
-    url = f"{overlord_url}/druid/indexer/v1/supervisor"
+    return _post_json(spec, f"{overlord_url}/druid/indexer/v1/supervisor", timeout)
+
+
+def submit_events_supervisor(
+    settings: Settings, timeout: float = 120.0, overlord_url: str = OVERLORD_URL
+) -> dict[str, Any]:
+    """The raw events' supervisor (``logs.events`` -> ``settings.events_datasource``), and
+    its retention rule (``settings.events_retention_days``; 0 keeps all); as
+    ``submit_supervisor``."""
+    spec = events_supervisor_spec(
+        settings.topic_events, kafka_bootstrap(settings), settings.events_datasource
+    )
+    answer = _post_json(spec, f"{overlord_url}/druid/indexer/v1/supervisor", timeout)
+    rules = retention_rules(settings.events_retention_days)
+    _post_json(
+        rules, f"{overlord_url}/druid/coordinator/v1/rules/{settings.events_datasource}", timeout
+    )
+    return answer
+
+
+def _post_json(spec: Any, url: str, timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     last = ""
     while True:
         try:
             response = httpx.post(url, json=spec, timeout=30)
             if response.status_code == 200:
-                answer: dict[str, Any] = response.json()
+                answer: dict[str, Any] = response.json() if response.content else {}
                 return answer
             last = f"HTTP {response.status_code}: {response.text[:500]}"
             if response.status_code == 400:  # the spec itself is wrong: retrying won't help
-                raise ServiceFailed(f"the overlord rejected the supervisor spec: {last}")
+                raise ServiceFailed(f"the overlord rejected {url}'s spec: {last}")
         except httpx.HTTPError as exc:
             last = str(exc)
         if time.monotonic() >= deadline:
             raise ServiceTimeout(
-                f"could not submit the Kafka supervisor to {url} within {timeout:.0f} s "
+                f"could not submit the spec to {url} within {timeout:.0f} s "
                 f"({last}); check the coordinator's log and `squall stack status druid`"
             )
         time.sleep(1.0)  # polling the overlord until it leads
 
 
-def terminate_supervisor(settings: Settings) -> bool:
-    """Stop the supervisor of ``settings.datasource`` and its tasks (publishing what they
-    read); True if there was one."""
-    url = f"{OVERLORD_URL}/druid/indexer/v1/supervisor/{settings.datasource}/terminate"
+def terminate_supervisor(settings: Settings, datasource: str | None = None) -> bool:
+    """Stop the supervisor of ``datasource`` (``settings.datasource``) and its tasks
+    (publishing what they read); True if there was one."""
+    name = datasource or settings.datasource
+    url = f"{OVERLORD_URL}/druid/indexer/v1/supervisor/{name}/terminate"
     try:
         response = httpx.post(url, timeout=30)
     except httpx.HTTPError as exc:
@@ -202,9 +236,10 @@ def terminate_supervisor(settings: Settings) -> bool:
     return response.status_code == 200
 
 
-def drop_datasource(settings: Settings) -> None:
-    """Mark every segment of ``settings.datasource`` unused: queries no longer see it."""
-    url = f"{OVERLORD_URL}/druid/coordinator/v1/datasources/{settings.datasource}"
+def drop_datasource(settings: Settings, datasource: str | None = None) -> None:
+    """Mark every segment of ``datasource`` (``settings.datasource``) unused: queries no
+    longer see it."""
+    url = f"{OVERLORD_URL}/druid/coordinator/v1/datasources/{datasource or settings.datasource}"
     try:
         httpx.delete(url, timeout=30)
     except httpx.HTTPError as exc:

@@ -52,7 +52,8 @@ const fmtTime = (ms) => new Date(ms).toISOString().slice(0, 16).replace("T", " "
 function readState() {
   const p = new URLSearchParams(location.search);
   const st = { range: p.get("range") || "data", from: null, to: null, live: p.get("live") !== "0",
-               refresh: Math.max(1, Number(p.get("refresh")) || 5), filter: {} };
+               refresh: Math.max(1, Number(p.get("refresh")) || 5), filter: {},
+               q: p.get("q") || "", regex: p.get("re") === "1" };
   const from = Date.parse(p.get("from") || ""), to = Date.parse(p.get("to") || "");
   if (!Number.isNaN(from) && !Number.isNaN(to) && from < to) {
     st.range = "abs"; st.from = from; st.to = to;
@@ -77,6 +78,8 @@ function writeState(push) {
   if (!state.live) p.set("live", "0");
   if (state.refresh !== 5) p.set("refresh", String(state.refresh));
   for (const d of FILTER_DIMS) for (const v of state.filter[d] || []) p.append(d, v);
+  if (state.q) p.set("q", state.q);
+  if (state.q && state.regex) p.set("re", "1");
   const url = location.pathname + (p.toString() ? "?" + p : "");
   if (url !== location.pathname + location.search) {
     history[push ? "pushState" : "replaceState"](null, "", url);
@@ -258,6 +261,19 @@ function tooltipPlugin(panel) {
   } };
 }
 
+// Click a point of a chart (no drag): the dashboard, and so the events panel, narrows to
+// that minute.
+function pointClickHook(u) {
+  let downX = null;
+  u.over.addEventListener("mousedown", (e) => { downX = e.clientX; });
+  u.over.addEventListener("click", (e) => {
+    if (downX === null || Math.abs(e.clientX - downX) > 3) return;
+    const left = e.clientX - u.over.getBoundingClientRect().left; // not u.cursor: set per frame
+    const from = floorTo(u.posToVal(left, "x") * 1000, MIN);
+    setState({ range: "abs", from, to: from + MIN, live: false });
+  });
+}
+
 // Drag across a chart: the selected stretch becomes the dashboard's absolute range.
 function zoomHook(u) {
   const sel = u.select;
@@ -295,7 +311,7 @@ function makeChart(panel) {
     axes: [{ ...axis, ...timeAxis }, { ...axis, size: 62, values: (u, splits, ax, space, incr) => splits.map((v) => panel.def.axisFormat(v, incr)) }],
     legend: { live: false },
     cursor: { drag: { x: true, y: false, setScale: false }, sync: { key: "squall" }, points: { show: false } },
-    hooks: { setSelect: [zoomHook] },
+    hooks: { setSelect: [zoomHook], ready: [pointClickHook] },
     plugins: [marksPlugin(panel), tooltipPlugin(panel)],
   };
   panel.plot.replaceChildren();
@@ -552,6 +568,8 @@ function fillSelect(select, values, dim) {
 }
 
 function syncControls() {
+  $("q").value = state.q;
+  $("q-regex").checked = state.regex;
   for (const b of document.querySelectorAll("#presets button")) {
     b.classList.toggle("active", b.dataset.range === state.range);
   }
@@ -651,6 +669,8 @@ async function refresh() {
     queryType: "topN", interval: w.interval, granularity: "all", dimension: dim, metric: "events",
     threshold: 200, filter: queryFilter(dim), metrics: ["events"] }));
   const queries = PANELS.map((p) => p.query(w));
+  const eventsBody = searchBody(w);
+  const eventsAnswer = api("/api/v1/search", eventsBody).catch((e) => e); // shown in its panel
   const [totalsResult, options, results] = await Promise.all([
     api("/api/v1/query", totalsQuery),
     Promise.all(optionQueries.map((q) => api("/api/v1/query", q))),
@@ -658,7 +678,11 @@ async function refresh() {
   ]);
   const followQueries = PANELS.map((p, i) => (p.followUp ? p.followUp(w, results[i]) : null));
   const follow = await Promise.all(followQueries.map((q) => (q ? api("/api/v1/query", q) : null)));
+  const eventsResult = await eventsAnswer;
   if (mine !== generation) return false; // a newer refresh (the state changed) owns the page
+  if (eventsResult instanceof ApiError && eventsResult.kind !== "api") throw eventsResult;
+  lastWindow = w;
+  renderEvents(eventsResult, eventsBody, false);
 
   const totals = totalsResult.rows[0] || { events: 0 };
   const ctx = { totals, noEventsWhy: noEventsWhy(bounds, w) };
@@ -742,6 +766,8 @@ async function tick() {
   if (state.live || failing) timer = setTimeout(tick, delay * 1000);
 }
 
+let lastWindow = null;
+
 function refreshSoon() {
   clearTimeout(timer);
   timer = setTimeout(tick, 0);
@@ -780,6 +806,7 @@ function wire() {
     refreshSoon();
   });
   window.addEventListener("popstate", () => { state = readState(); syncControls(); refreshSoon(); });
+  wireEvents(() => lastWindow);
 }
 
 setupPanels();

@@ -48,6 +48,7 @@ class Pipeline:
             "data_dir": str(data_dir),
             "collector_port": str(self.collector_port),
             "serve_port": str(self.serve_port),
+            "events_retention_days": "0",  # the inputs are years old: keep every event
         }
         if kafka:
             run = uuid.uuid4().hex[:12]
@@ -57,6 +58,7 @@ class Pipeline:
                 topic_metrics=f"logs.metrics.{run}",
                 topic_deadletter=f"logs.deadletter.{run}",
                 topic_workers=f"logs.workers.{run}",
+                topic_events=f"logs.events.{run}",
                 group_prefix=f"squall-test-{run}",
             )
         self.broker_url = settings.get("broker", f"local://{data_dir / 'log'}")
@@ -110,6 +112,20 @@ class Pipeline:
         assert r.status_code == 200, r.text
         rows: list[dict[str, Any]] = r.json()["rows"]
         return rows
+
+    def search_all(self, **body: Any) -> list[dict[str, Any]]:
+        """Every event a search finds, following its cursor to the end."""
+        body.setdefault("interval", "2015-01-01T00:00:00Z/2030-01-01T00:00:00Z")
+        body["limit"] = 10_000
+        out: list[dict[str, Any]] = []
+        while True:
+            r = self.http.post(f"{self.serve}/api/v1/search", json=body)
+            assert r.status_code == 200, r.text
+            page = r.json()
+            out.extend(page["events"])
+            if page["next"] is None:
+                return out
+            body["cursor"] = page["next"]
 
     def total_events(self) -> int:
         return int(

@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 from datasketches import quantiles_doubles_sketch
 
@@ -181,6 +182,27 @@ def test_results_equal_ground_truth(pipeline: Pipeline, apache_log_lines: list[s
         assert abs(row["unique_users"] - len(users)) <= 0.02 * len(users)
         assert row["latency_avg"] == pytest.approx(sum(latencies) / len(latencies), rel=1e-9)
 
+    # search: web's 4xx/5xx lines of 2015 mentioning "mozilla", newest first, each once
+    want_lines = []
+    for line in apache_log_lines:
+        m = CLF.match(line)
+        assert m
+        if int(m[4]) >= 400 and "mozilla" in line.lower():
+            stamp = datetime.strptime(m[1], "%d/%b/%Y:%H:%M:%S %z").astimezone(UTC)
+            want_lines.append((stamp.strftime("%Y-%m-%dT%H:%M:%SZ"), line))
+
+    def searchable() -> bool:
+        found[:] = pipeline.search_all(
+            filter={"service": "web", "status_class": ["4xx", "5xx"]}, contains="MOZILLA"
+        )
+        return len(found) >= len(want_lines)
+
+    found: list[dict[str, Any]] = []
+    wait_for(searchable, 60, f"{len(want_lines)} lines in search")
+    assert sorted((e["timestamp"], e["line"]) for e in found) == sorted(want_lines)
+    stamps = [e["timestamp"] for e in found]
+    assert stamps == sorted(stamps, reverse=True)
+
     # dead letters: every junk line, exactly once, with a reason
     dead = pipeline.dead_letters()
     assert sorted(d["event"]["body"] for d in dead) == sorted(JUNK)
@@ -201,6 +223,19 @@ def test_kill_9_of_the_topology_gives_the_same_results(pipeline: Pipeline) -> No
     pipeline.post_events(events[20_000:])
     pipeline.start("topology")
     barrier(pipeline, len(events), tag=2)
+
+    # the raw events too: every line once, none missing or doubled (the event loader
+    # runs beside the metrics loader, so wait for it to hold as many as were posted)
+    day = "2026-01-01T00:00:00Z/2026-01-02T00:00:00Z"
+    found: list[dict[str, Any]] = []
+
+    def all_searchable() -> bool:
+        found[:] = pipeline.search_all(interval=day)
+        return len(found) >= len(events)
+
+    wait_for(all_searchable, 60, f"{len(events)} events in search")
+    assert Counter(e["line"] for e in found) == Counter(orjson.dumps(e).decode() for e in events)
+    assert len({e["id"] for e in found}) == len(found)
 
     rows = pipeline.query(
         queryType="groupBy",

@@ -66,6 +66,7 @@ def test_dashboard_loads_nothing_from_elsewhere(client: httpx.Client) -> None:
         "/static/uplot/uPlot.min.css",
         "/static/dashboard.css",
         "/static/uplot/uPlot.iife.min.js",
+        "/static/events.js",
         "/static/dashboard.js",
     }
     types = {".js": "text/javascript", ".css": "text/css"}

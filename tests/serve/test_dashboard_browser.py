@@ -670,3 +670,124 @@ def test_pipeline_page_shows_the_status_it_is_given_as_text(
         assert board.page.locator("main img").count() == 0
         assert board.page.evaluate("window.__pwned") is None
         board.shoot("pipeline")
+
+
+# -- the events panel ----------------------------------------------------------------------
+
+HOSTILE_LINE = '<img src=x onerror="window.__pwned=1"> <b>{i}</b> {route} status {status}'
+
+
+@pytest.fixture(scope="module")
+def events_api(gt: Any, serve_http: Any) -> Iterator[tuple[httpx.Client, list[dict[str, Any]]]]:
+    """A store holding 600 events as aggregates and as raw lines (markup in every line)."""
+    sample = gt.make_events(600, seed=21)
+    store = open_store("duckdb://:memory:")
+    store.write(gt.delta_rows(sample, flushes=2))
+    raw = [
+        {
+            "time": (e.time - gt.EPOCH) // timedelta(milliseconds=1),
+            "id": f"{i:06d}",
+            "route": e.route,
+            "status": e.status,
+            "service": e.service,
+            "line": HOSTILE_LINE.format(i=i, route=e.route, status=e.status),
+        }
+        for i, e in enumerate(sample)
+    ]
+    assert store.events is not None
+    store.events.write_with_offsets(
+        [
+            (
+                r["time"],
+                r["service"],
+                r["route"],
+                r["status"],
+                "GET",
+                None,
+                None,
+                0,
+                None,
+                r["id"],
+                r["line"],
+            )
+            for r in raw
+        ],
+        "logs.events",
+        {0: 1},
+    )
+    with serve_http(create_app(store)) as client:
+        yield client, raw
+    store.close()
+
+
+def shown_lines(board: Dashboard) -> list[str]:
+    return board.page.locator("#event-lines li code").all_inner_texts()
+
+
+def newest(raw: list[dict[str, Any]], keep: Callable[[dict[str, Any]], bool]) -> list[str]:
+    found = sorted((r for r in raw if keep(r)), key=lambda r: (r["time"], r["id"]), reverse=True)
+    return [r["line"] for r in found]
+
+
+def test_events_panel_shows_the_lines_of_the_window_filters_and_search_as_text(
+    events_api: tuple[httpx.Client, list[dict[str, Any]]], dashboard: Callable[[str], Dashboard]
+) -> None:
+    client, raw = events_api
+    board = dashboard(base(client))
+    board.open()
+    everything = newest(raw, lambda r: True)
+    assert shown_lines(board) == everything[:100]  # the first page, newest first
+    board.page.locator("#more-events").click()  # the next page, by the cursor
+    board.page.wait_for_function("document.querySelectorAll('#event-lines li').length > 100")
+    assert shown_lines(board) == everything[:200]
+    # markup in a line is text: nothing ran, no element was made of it
+    assert board.page.evaluate("window.__pwned === undefined")
+    assert board.page.locator("#event-lines img, #event-lines b").count() == 0
+
+    # the search box: a case-insensitive word, kept in the URL
+    board.page.locator("#q").fill("STATUS 5")
+    board.act(lambda: board.page.locator("#search button").click())
+    assert board.state()["q"] == ["STATUS 5"]
+    assert shown_lines(board) == newest(raw, lambda r: r["status"] >= 500)[:100]
+
+    # a row of the top-routes table narrows the lines to that route
+    route = board.table("top-route")[0][0]
+    board.act(lambda: board.page.locator('[data-panel="top-route"] tbody tr').first.click())
+    want = newest(raw, lambda r: r["status"] >= 500 and r["route"] == route)
+    assert want and shown_lines(board) == want[:100]
+
+    # a click on a chart's point narrows everything to that minute
+    over = board.page.locator('[data-panel="events"] .u-over')
+    over.scroll_into_view_if_needed()  # the table's click scrolled the page down
+    box = over.bounding_box()
+    assert box is not None
+    board.act(
+        lambda: board.page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)
+    )
+    state = board.state()
+    start, end = (
+        int(datetime.fromisoformat(state[k][0]).timestamp() * 1000) for k in ("from", "to")
+    )
+    assert end - start == 60_000 and state["route"] == [route]
+    in_minute = newest(
+        raw, lambda r: r["status"] >= 500 and r["route"] == route and start <= r["time"] < end
+    )
+    assert shown_lines(board) == in_minute[:100]
+    if not in_minute:
+        assert board.page.locator("#events-note").inner_text() == "No lines match in this window."
+    assert set(board.api_statuses) == {200}, board.api_statuses
+    assert not board.errors, board.errors
+    board.shoot("events-panel")
+
+
+def test_a_bad_regex_is_said_in_the_events_panel(
+    events_api: tuple[httpx.Client, list[dict[str, Any]]], dashboard: Callable[[str], Dashboard]
+) -> None:
+    client, _raw = events_api
+    board = dashboard(base(client))
+    board.open("/?q=%28open&re=1")
+    note = board.page.locator("#events-note")
+    assert "is not valid" in note.inner_text()
+    assert board.page.locator("#q-regex").is_checked()
+    assert shown_lines(board) == []
+    assert board.page.locator("#banner").is_hidden()  # the charts are fine

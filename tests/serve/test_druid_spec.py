@@ -163,3 +163,56 @@ def test_druid_urls() -> None:
     assert open_store("druid://127.0.0.1:8888").datasource == "log_metrics"  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match="druid://HOST:PORT"):
         open_store("druid://127.0.0.1:port")
+
+
+def test_events_schema_follows_the_event_columns_without_rollup() -> None:
+    from squall.druid_spec import events_data_schema, events_supervisor_spec
+    from squall.schema import EVENT_COLUMNS
+
+    schema = events_data_schema("ev")
+    assert schema["timestampSpec"] == {"column": "time", "format": "millis"}
+    dims = schema["dimensionsSpec"]["dimensions"]
+    assert [d["name"] for d in dims] == [c.name for c in EVENT_COLUMNS if c.name != "time"]
+    types = {d["name"]: d["type"] for d in dims}
+    assert types["status"] == "long" and types["latency_ms"] == "double"
+    assert types["line"] == "string" and types["bytes"] == "long"
+    assert [d["name"] for d in dims if d.get("createBitmapIndex") is False] == ["id", "line"]
+    assert schema["granularitySpec"]["rollup"] is False
+    assert schema["granularitySpec"]["queryGranularity"] == "NONE"
+    assert schema["metricsSpec"] == []
+    spec = events_supervisor_spec("logs.events", "k:9092", "ev")["spec"]
+    assert spec["ioConfig"]["topic"] == "logs.events"
+    assert spec["ioConfig"]["consumerProperties"]["isolation.level"] == "read_committed"
+    assert spec["ioConfig"]["inputFormat"]["assumeNewlineDelimited"] is True
+
+
+def test_retention_rules_keep_the_window_then_drop() -> None:
+    from squall.druid_spec import retention_rules
+
+    load, drop = retention_rules(7)
+    assert load["type"] == "loadByPeriod" and load["period"] == "P7D"
+    assert drop == {"type": "dropForever"}
+    assert [r["type"] for r in retention_rules(0)] == ["loadForever"]
+
+
+def test_a_search_compiles_to_one_descending_scan() -> None:
+    from squall.serve.druid_events import compile_scan
+    from squall.serve.search import parse_search
+
+    query = parse_search(
+        {
+            "interval": "2015-05-17/2015-05-18",
+            "filter": {"service": "web", "status_class": "5xx", "status": ["503", "x"]},
+            "contains": "Timeout",
+            "limit": 10,
+        }
+    )
+    scan = compile_scan(query, "ev", query.start_ms, query.end_ms, 11)
+    assert scan["queryType"] == "scan" and scan["order"] == "descending"
+    assert scan["limit"] == 11 and scan["intervals"] == [
+        "2015-05-17T00:00:00.000Z/2015-05-18T00:00:00.000Z"
+    ]
+    kinds = [f["type"] for f in scan["filter"]["fields"]]
+    assert kinds == ["in", "in", "or", "search"]
+    assert scan["filter"]["fields"][1] == {"type": "in", "dimension": "status", "values": ["503"]}
+    assert scan["columns"][0] == "__time"

@@ -49,6 +49,25 @@ SURFACE = {
     "squall.serve.pipeline": ["CollectorScrape", "PipelineStatus", "WorkerTail", "topology_group"],
     "squall.serve.service": ["ServeStage"],
     "squall.serve.loader": ["DEFAULT_GROUP", "Loader"],
+    "squall.serve.search": [
+        "DEFAULT_LIMIT",
+        "MAX_LIMIT",
+        "MAX_PATTERN",
+        "EventRow",
+        "EventStore",
+        "SearchModel",
+        "SearchQuery",
+        "decode_cursor",
+        "encode_cursor",
+        "event_json",
+        "parse_search",
+        "search_page",
+        "to_ms",
+    ],
+    "squall.serve.duckdb_events": ["TABLE", "DuckDBEvents"],
+    "squall.serve.druid_events": ["MAX_TIES", "DruidEvents", "compile_scan"],
+    "squall.serve.event_loader": ["EventLoader", "decode_events"],
+    "squall.serve.search_cli": ["build_body", "run_search"],
 }
 
 

@@ -32,3 +32,16 @@ def test_bad_values_name_the_variable() -> None:
         load_settings(environ={"SQUALL_SERVE_PORT": "eighty"})
     with pytest.raises(ConfigError, match="unknown settings"):
         load_settings(environ={}, overrides={"nope": 1})
+
+
+def test_the_raw_event_settings() -> None:
+    s = load_settings(environ={})
+    assert (s.events, s.events_retention_days, s.topic_events) == (True, 7, "logs.events")
+    assert s.events_datasource == "log_events"
+    s = load_settings(environ={"SQUALL_EVENTS": "0", "SQUALL_EVENTS_RETENTION_DAYS": "0"})
+    assert (s.events, s.events_retention_days) == (False, 0)
+    assert load_settings(environ={"SQUALL_EVENTS": "yes"}).events is True
+    with pytest.raises(ConfigError, match="SQUALL_EVENTS="):
+        load_settings(environ={"SQUALL_EVENTS": "maybe"})
+    with pytest.raises(ConfigError, match="SQUALL_EVENTS_RETENTION_DAYS"):
+        load_settings(environ={"SQUALL_EVENTS_RETENTION_DAYS": "-1"})

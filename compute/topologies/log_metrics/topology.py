@@ -1,8 +1,10 @@
 """The standard topology: raw Flume events in ``logs.raw`` -> per-minute aggregate rows
-in ``logs.metrics``, unparseable events to ``logs.deadletter``.
+in ``logs.metrics``, every parsed event with its raw line in ``logs.events`` (unless
+``Settings.events`` is off), unparseable events to ``logs.deadletter``.
 
     events (EventSpout) -shuffle-> parse -direct(service, route)-> aggregate --+
-                                     \\--"invalid"-shuffle-> deadletter -------+-global-> sink
+                                     |\\--"invalid"-shuffle-> deadletter -------+-global-> sink
+                                     \\---"events"-----------------------------+
 
 Tuples carry batches: the spout emits the events of one partition that one poll
 returned as one tuple, the parse bolt sends each aggregator task its share of a batch
@@ -12,7 +14,8 @@ routing and acking cost is paid per batch (bench/scaleout.py measures it).
 
 Exactly-once: the worker checkpoints every second; at a checkpoint every event read so
 far has been parsed and aggregated, the aggregators flush their deltas, and the sink
-writes the rows, the dead letters and the spout's offsets in one broker transaction.
+writes the rows, the events, the dead letters and the spout's offsets in one broker
+transaction.
 After a crash the worker resumes from those offsets with empty aggregators, so nothing
 is counted twice or lost. Duplicate events (the same ``id`` header, which the
 collector's at-least-once delivery may produce) are dropped by the spout.
@@ -33,6 +36,7 @@ from squall.compute.connectors import BrokerBatchSpout, BrokerBolt
 from squall.compute.context import Checkpoint, TopologyContext
 from squall.compute.grouping import stable_hash
 from squall.compute.topologies.log_metrics.aggregate import MinuteAggregator
+from squall.compute.topologies.log_metrics.events import EventEncoder
 from squall.compute.topologies.log_metrics.parse import ParsedEvent, Rejected, parse_event
 from squall.compute.topology import Topology
 from squall.compute.tuple import Tuple
@@ -52,9 +56,11 @@ INTERNAL_ERROR = "the parser failed on this event (a bug in Squall; please repor
 
 
 class EventSpout(BrokerBatchSpout):
-    """Decodes Flume events to ``[headers, body]`` (``[None, text]`` when a record is
-    not one) and drops repeats of an ``id`` seen in the last ``dedup_window`` events of
-    the same partition (duplicates share the key, so they share the partition)."""
+    """Decodes Flume events to ``[headers, body, id]`` (``[None, text, None]`` when a
+    record is not one) and drops repeats of an ``id`` seen in the last ``dedup_window``
+    events of the same partition (duplicates share the key, so they share the partition).
+    An event without an ``id`` header gets ``raw-<partition>-<offset>``: unique, and the
+    same after a replay (the dead letter keeps the headers as they came)."""
 
     outputs = ["events"]
 
@@ -80,39 +86,53 @@ class EventSpout(BrokerBatchSpout):
                 headers = event.get("headers") or {}
                 body = event.get("body") or ""
             except (orjson.JSONDecodeError, AttributeError):
-                out.append([None, record.value.decode("utf-8", "replace")])
+                out.append([None, record.value.decode("utf-8", "replace"), None])
                 continue
             if type(headers) is not dict or type(body) is not str:
-                out.append([None, record.value.decode("utf-8", "replace")])
+                out.append([None, record.value.decode("utf-8", "replace"), None])
                 continue
             event_id = headers.get("id")
-            if event_id:
+            if event_id and type(event_id) is str:
                 if event_id in ids:
                     continue
                 ids.add(event_id)
                 order.append(event_id)
                 if len(order) > window:
                     ids.discard(order.popleft())
-            out.append([headers, body])
+            else:
+                event_id = f"raw-{tp.partition}-{record.offset}"
+            out.append([headers, body, event_id])
         return out
 
 
 class ParseBolt(Bolt):
     """A batch of Flume events -> one batch of ParsedEvents per aggregator task (direct
-    stream), and ``[reason, event]`` per unusable event on ``invalid``.
+    stream), ``[reason, event]`` per unusable event on ``invalid`` and, when given an
+    ``events_topic``, ``[topic, key, value]`` records of the parsed events with their
+    raw lines on ``events`` (squall.schema.EVENT_COLUMNS, NDJSON).
 
     A single event never fails the batch: whatever the parser raises sends that event
     to the dead letters, so good events are not replayed forever behind a bad one."""
 
-    outputs = {"default": ["events"], "invalid": ["reason", "event"]}
+    outputs = {
+        "default": ["events"],
+        "invalid": ["reason", "event"],
+        "events": ["topic", "key", "value"],
+    }
+
+    def __init__(self, events_topic: str | None = None) -> None:
+        self.events_topic = events_topic
 
     def prepare(self, context: TopologyContext) -> None:
         self._targets = list(context.tasks_of("aggregate"))
+        self._encoder = EventEncoder() if self.events_topic else None
 
     def process(self, tup: Tuple) -> None:
         parsed_events: list[ParsedEvent] = []
         keep = parsed_events.append
-        for headers, body in tup.values[0]:  # hot
+        encoder = self._encoder
+        add_event = encoder.add if encoder is not None else None
+        for headers, body, event_id in tup.values[0]:  # hot
             if headers is None:
                 self._reject(NOT_AN_EVENT, {}, body, tup)
                 continue
@@ -124,8 +144,14 @@ class ParseBolt(Bolt):
                 self._reject(parsed.reason, headers, body, tup)
             else:
                 keep(parsed)  # type: ignore[arg-type]
+                if add_event is not None:
+                    add_event(parsed, headers, event_id, body)  # type: ignore[arg-type]
         if parsed_events:
             self._send(parsed_events, tup)
+        if encoder is not None:
+            topic = self.events_topic
+            for key, value in encoder.drain():
+                self.emit([topic, key, value], tup, "events")
 
     def _reject(self, reason: str, headers: dict[str, Any], body: str, tup: Tuple) -> None:
         self.emit([reason, {"headers": headers, "body": body}], tup, "invalid")
@@ -200,7 +226,8 @@ def build_topology(settings: Settings, parse_tasks: int = 1, aggregate_tasks: in
             url, settings.topic_raw, members, commit="checkpoint", max_poll_records=MAX_BATCH
         ),
     )
-    topo.bolt("parse", ParseBolt, parse_tasks).shuffle_grouping("events")
+    events_topic = settings.topic_events if settings.events else None
+    topo.bolt("parse", ParseBolt(events_topic), parse_tasks).shuffle_grouping("events")
     topo.bolt("aggregate", AggregateBolt(settings.topic_metrics), aggregate_tasks).direct_grouping(
         "parse"
     )
@@ -209,4 +236,6 @@ def build_topology(settings: Settings, parse_tasks: int = 1, aggregate_tasks: in
     )
     sink = topo.bolt("sink", BrokerBolt(url, members, offsets_of="events"))
     sink.global_grouping("aggregate").global_grouping("deadletter")
+    if events_topic is not None:
+        sink.global_grouping("parse", "events")
     return topo

@@ -30,10 +30,10 @@ Semantics every store implements (where design.md leaves them open):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
@@ -57,9 +57,12 @@ __all__ = [
     "OutputMetric",
     "Query",
     "QueryModel",
+    "check_shape",
     "parse_filter",
     "parse_query",
 ]
+
+M = TypeVar("M", bound=BaseModel)
 
 QueryType = Literal["timeseries", "topN", "groupBy"]
 QUERY_TYPES: tuple[QueryType, ...] = ("timeseries", "topN", "groupBy")
@@ -206,24 +209,27 @@ _FIELDS = (
 _ONLY_FOR = {"dimensions": "groupBy", "dimension": "topN", "metric": "topN", "threshold": "topN"}
 
 
-def _shape(body: Any) -> QueryModel:
+def check_shape(body: Any, fields: Sequence[str], model: type[M], what: str) -> M:
+    """What every API body passes before its own checks (the query's, the search's): a JSON
+    object, no deeper than serve.limits allows, of known fields, of the model's types.
+    ``InvalidQuery``/``UnknownName`` (a 400) say what is allowed."""
     if not isinstance(body, dict):
         raise InvalidQuery(
-            f"the query must be a JSON object with the fields {_allowed(_FIELDS)}; "
+            f"the {what} must be a JSON object with the fields {_allowed(fields)}; "
             f"got {type(body).__name__}"
         )
-    unknown = sorted(set(body) - set(_FIELDS))
+    unknown = sorted(set(body) - set(fields))
     if unknown:
-        raise UnknownName(f"unknown field(s) {unknown}; allowed fields: {_allowed(_FIELDS)}")
+        raise UnknownName(f"unknown field(s) {unknown}; allowed fields: {_allowed(fields)}")
     check_depth(body)
     try:
-        return QueryModel.model_validate(body)
+        return model.model_validate(body)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
             for err in exc.errors(include_url=False)
         )
-        raise InvalidQuery(f"the query is not valid: {problems}") from exc
+        raise InvalidQuery(f"the {what} is not valid: {problems}") from exc
 
 
 def _check_dimension(name: str, where: str) -> str:
@@ -266,7 +272,7 @@ def parse_filter(raw: dict[str, str | int | list[str | int]] | None) -> Filter:
 
 def parse_query(body: Any, max_rows: int = MAX_ROWS) -> Query:
     """Validate a decoded JSON body; raises ``InvalidQuery`` (a 400) with what is allowed."""
-    model = _shape(body)
+    model = check_shape(body, _FIELDS, QueryModel, "query")
     qtype = model.query_type
     if qtype not in QUERY_TYPES:
         raise UnknownName(f"unknown queryType {qtype!r}; allowed: {_allowed(QUERY_TYPES)}")

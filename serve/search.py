@@ -31,12 +31,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from squall.schema import EVENT_COLUMNS
-from squall.serve.exceptions import InvalidQuery, UnknownName
+from squall.serve.exceptions import InvalidQuery
 from squall.serve.intervals import format_time, parse_interval
-from squall.serve.query import Filter, parse_filter
+from squall.serve.query import Filter, check_shape, parse_filter
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -150,28 +150,9 @@ def decode_cursor(text: str) -> tuple[int, str]:
     return value[0], value[1]
 
 
-def _shape(body: Any) -> SearchModel:
-    if not isinstance(body, dict):
-        raise InvalidQuery(
-            f"the search must be a JSON object with the fields {', '.join(_FIELDS)}; "
-            f"got {type(body).__name__}"
-        )
-    unknown = sorted(set(body) - set(_FIELDS))
-    if unknown:
-        raise UnknownName(f"unknown field(s) {unknown}; allowed fields: {', '.join(_FIELDS)}")
-    try:
-        return SearchModel.model_validate(body)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
-            for err in exc.errors(include_url=False)
-        )
-        raise InvalidQuery(f"the search is not valid: {problems}") from exc
-
-
 def parse_search(body: Any) -> SearchQuery:
     """Validate a decoded JSON body; raises ``InvalidQuery`` (a 400) saying what is allowed."""
-    model = _shape(body)
+    model = check_shape(body, _FIELDS, SearchModel, "search")
     start, end = parse_interval(model.interval)
     if model.contains is not None and model.regex is not None:
         raise InvalidQuery("give 'contains' or 'regex', not both")

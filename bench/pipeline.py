@@ -28,14 +28,14 @@ import httpx
 import orjson
 
 from bench.common import machine, rss_mib
-from squall.broker import TopicPartition, ensure_topics, open_broker
+from squall.broker import Broker, TopicPartition, ensure_topics, open_broker
 from squall.compute import LocalCluster
 from squall.compute.topologies.log_metrics import MinuteAggregator, parse_event
 from squall.compute.topologies.log_metrics.topology import CONFIG, build_topology, group
 from squall.gc_tuning import WORKER_THRESHOLDS, frozen_gc
 from squall.processes import ProcessGroup, child_env
 from squall.rows import encode_row
-from squall.settings import load_settings
+from squall.settings import Settings, load_settings
 from squall.traffic import generate_events, ndjson
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "apache_logs"
@@ -70,6 +70,37 @@ def throughput(n: int) -> None:
         _throughput(n)
 
 
+def timed_worker(
+    broker: Broker, settings: Settings, events: list[tuple[dict[str, str], str]]
+) -> tuple[int, float]:
+    """Put ``events`` on logs.raw, run one log-metrics worker over them: the events
+    committed at its first commit, and the seconds from then until all are committed.
+    Events count once committed with their rows (checkpoints, every second); from the first
+    commit on, so that start-up is left out."""
+    producer = broker.producer()
+    for headers, body in events:
+        producer.send(
+            settings.topic_raw,
+            orjson.dumps({"headers": headers, "body": body}),
+            key=headers.get("service", "json").encode(),
+        )
+    producer.flush()
+    tps = [
+        TopicPartition(settings.topic_raw, p) for p in range(broker.partitions(settings.topic_raw))
+    ]
+    members = group(settings)
+    with LocalCluster(CONFIG) as cluster:
+        cluster.submit(build_topology(settings))
+        first, start = 0, 0.0
+        while True:
+            done = sum(broker.committed(members, tp) or 0 for tp in tps)
+            if done and not first:
+                first, start = done, time.perf_counter()
+            if done >= len(events):
+                return first, time.perf_counter() - start
+            time.sleep(0.02)
+
+
 def _throughput(n: int) -> None:
     events = _events(n)
     base = baseline(events)
@@ -77,34 +108,8 @@ def _throughput(n: int) -> None:
         settings = load_settings(overrides={"data_dir": Path(tmp)})
         with open_broker(settings.broker_url) as broker:
             ensure_topics(broker, settings)
-            producer = broker.producer()
-            for headers, body in events:
-                service = headers.get("service", "json")
-                producer.send(
-                    settings.topic_raw,
-                    orjson.dumps({"headers": headers, "body": body}),
-                    key=service.encode(),
-                )
-            producer.flush()
-            tps = [
-                TopicPartition(settings.topic_raw, p)
-                for p in range(broker.partitions(settings.topic_raw))
-            ]
-            members = group(settings)
-            with LocalCluster(CONFIG) as cluster:
-                cluster.submit(build_topology(settings))
-                # events count once committed with their rows (checkpoints, every second);
-                # from the first commit on, so that start-up is left out
-                first = 0
-                while True:
-                    done = sum(broker.committed(members, tp) or 0 for tp in tps)
-                    if done and not first:
-                        first, start = done, time.perf_counter()
-                    if done >= n:
-                        break
-                    time.sleep(0.02)
-                parsed = time.perf_counter() - start
-                n -= first
+            first, parsed = timed_worker(broker, settings, events)
+            n -= first
     print(
         f"   topology, one worker: {n / parsed:,.0f} events/s parsed and aggregated "
         f"({n / parsed / base:.2f}x the plain-loop baseline of {base:,.0f}/s)"

@@ -31,12 +31,10 @@ import httpx
 import orjson
 
 from bench.common import machine
-from bench.pipeline import _events
+from bench.pipeline import _events, timed_worker
 from squall.broker import TopicPartition, ensure_topics, open_broker
-from squall.compute import LocalCluster
 from squall.compute.topologies.log_metrics.events import EventEncoder
 from squall.compute.topologies.log_metrics.parse import ParsedEvent, parse_event
-from squall.compute.topologies.log_metrics.topology import CONFIG, build_topology, group
 from squall.deploy.stack import druid
 from squall.gc_tuning import WORKER_THRESHOLDS, frozen_gc
 from squall.serve.druid_events import DruidEvents
@@ -55,30 +53,7 @@ def worker_rate(events: list[tuple[dict[str, str], str]], on: bool) -> float:
         settings = replace(load_settings(overrides={"data_dir": Path(tmp)}), events=on)
         with open_broker(settings.broker_url) as broker:
             ensure_topics(broker, settings)
-            producer = broker.producer()
-            for headers, body in events:
-                producer.send(
-                    settings.topic_raw,
-                    orjson.dumps({"headers": headers, "body": body}),
-                    key=headers.get("service", "json").encode(),
-                )
-            producer.flush()
-            tps = [
-                TopicPartition(settings.topic_raw, p)
-                for p in range(broker.partitions(settings.topic_raw))
-            ]
-            members = group(settings)
-            with LocalCluster(CONFIG) as cluster:
-                cluster.submit(build_topology(settings))
-                first, start = 0, 0.0
-                while True:  # polling the committed offsets, as bench/pipeline.py does
-                    done = sum(broker.committed(members, tp) or 0 for tp in tps)
-                    if done and not first:
-                        first, start = done, time.perf_counter()
-                    if done >= n:
-                        break
-                    time.sleep(0.02)
-                elapsed = time.perf_counter() - start
+            first, elapsed = timed_worker(broker, settings, events)
             if on:
                 ends = broker.end_offsets(
                     TopicPartition(settings.topic_events, p)

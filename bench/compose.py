@@ -5,7 +5,9 @@
 2. freshness as bench.pipeline measures it, through the published ports: a load client
    posts JSON events at ``--rate`` events/s in 100 ms batches plus one probe event with
    a unique service per batch; freshness is the time from the collector's 200 to the
-   probe's row in the query API's answer (on Druid, through the router);
+   probe's row in the query API's answer (on Druid, through the router); first for
+   ``--warm-up`` seconds right after up (the JVMs still compiling: reported apart), then
+   for ``--seconds``, warm;
 3. each container's memory (``docker stats``) against its limit.
 
 The stack runs as project ``squall-bench`` on the ports of ``--collector-port`` etc.
@@ -55,7 +57,10 @@ def _warm_up(collector_port: int, serve_port: int, timeout: float = 300.0) -> No
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=5_000)
-    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--seconds", type=float, default=60, help="measured, after the warm-up")
+    parser.add_argument(
+        "--warm-up", type=float, default=60, help="seconds of load before (0: none)"
+    )
     parser.add_argument("--collector-port", type=int, default=18100)
     parser.add_argument("--serve-port", type=int, default=18200)
     parser.add_argument("--console-port", type=int, default=18888)
@@ -81,13 +86,15 @@ def main(argv: list[str] | None = None) -> None:
         took = project.up(docker, scale=args.scale)
         print(f"   up, {len(project.status(docker))} containers healthy: {took:.1f}s")
         _warm_up(args.collector_port, args.serve_port)
-        _freshness_run(
-            None,
-            args.rate,
-            args.seconds,
-            collector=f"http://127.0.0.1:{args.collector_port}",
-            api=f"http://127.0.0.1:{args.serve_port}",
-        )
+        urls = {
+            "collector": f"http://127.0.0.1:{args.collector_port}",
+            "api": f"http://127.0.0.1:{args.serve_port}",
+        }
+        if args.warm_up > 0:
+            print(f"   the first {args.warm_up:.0f}s of load after up (JVMs still compiling):")
+            _freshness_run(None, args.rate, args.warm_up, **urls)
+            print("   then, warm:")
+        _freshness_run(None, args.rate, args.seconds, **urls)
         for stats in docker.stats():
             used = stats.memory_used / 2**20
             limit = stats.memory_limit / 2**20

@@ -21,6 +21,7 @@ import statistics
 import tempfile
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -174,6 +175,7 @@ def _freshness_run(
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     events = generate_events(count=None, seed=1, rate=rate)
+    run = uuid.uuid4().hex[:8]  # a probe already in the store from an earlier run is seen at once
     per_batch = max(1, int(rate / 10))
     procs = parts.procs if parts is not None else {}
     samples: dict[str, list[float]] = {name: [] for name in procs}
@@ -185,7 +187,7 @@ def _freshness_run(
             batch = [next(events) for _ in range(per_batch)]
             for e in batch:
                 e["ts"] = now_iso
-            probe = f"probe-{tick}"
+            probe = f"probe-{run}-{tick}"
             batch.append({"ts": now_iso, "service": probe, "path": "/p", "status": 200})
             r = client.post(
                 f"{collector}/v1/logs",

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install system-packages demo test lint typecheck audit unit compose-test engine-up engine-down images bench chaos stack-up stack-down up down clean
+.PHONY: install system-packages demo test lint typecheck audit unit compose-test engine-up engine-down images bench chaos soak stack-up stack-down up down clean
 
 install: $(STAMP)
 
@@ -80,6 +80,16 @@ chaos: install
 	$(BIN)/squall stack up kafka || exit $$?; \
 	$(BIN)/python tests/e2e/chaos.py $(CHAOS_ARGS); rc=$$?; \
 	$(BIN)/squall stack down; exit $$rc
+
+# Half an hour at 5,000 events/s on the embedded pipeline, then on the compose stack
+# (Kafka, Druid, PostgreSQL; images built here, engine started here and stopped after if
+# it was): every process's RSS, open files and threads each minute, nothing lost at the
+# end; docs/soak-embedded.* and docs/soak-compose.* (JSON, PNG). SOAK_ARGS="--minutes 5".
+soak: install
+	$(BIN)/python -m bench soak --stack embedded $(SOAK_ARGS) || exit $$?; \
+	$(BIN)/python -m squall.deploy.compose.engine up $(ENGINE_DIR) || exit $$?; \
+	$(BIN)/squall compose build && $(BIN)/python -m bench soak --stack compose $(SOAK_ARGS); \
+	rc=$$?; $(BIN)/python -m squall.deploy.compose.engine down $(ENGINE_DIR); exit $$rc
 
 stack-up: install
 	$(BIN)/squall stack up

@@ -26,9 +26,12 @@ SUITE: list[tuple[str, list[str]]] = [
     ("compose", []),  # the compose stack: needs a Docker engine (make engine-up)
 ]
 
+# run on their own (make soak), not by `make bench`
+LONG = ["soak"]
+
 
 def main() -> None:
-    names = sorted({name for name, _ in SUITE})
+    names = sorted({name for name, _ in SUITE} | set(LONG))
     if len(sys.argv) > 1:
         name, args = sys.argv[1], sys.argv[2:]
         if name not in names:

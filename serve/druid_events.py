@@ -22,7 +22,8 @@ from typing import Any
 import httpx
 
 from squall.schema import EVENT_COLUMNS
-from squall.serve.exceptions import StoreError, StoreUnavailable
+from squall.serve.exceptions import QueryTimeout, StoreError, StoreUnavailable
+from squall.serve.limits import DEFAULT_QUERY_TIMEOUT
 from squall.serve.search import EventRow, EventStore, SearchQuery
 
 __all__ = ["MAX_TIES", "DruidEvents", "compile_scan"]
@@ -32,7 +33,7 @@ MAX_TIES = 100_000
 _COLUMNS = ["__time" if c.type == "time" else c.name for c in EVENT_COLUMNS]
 _ID = [c.name for c in EVENT_COLUMNS].index("id")
 _TIME = [c.type for c in EVENT_COLUMNS].index("time")
-_CONTEXT = {"timeout": 30_000, "useCache": False, "populateCache": False}
+_CONTEXT = {"useCache": False, "populateCache": False}
 
 
 def _iso(ms: int) -> str:
@@ -98,9 +99,15 @@ def _filter(query: SearchQuery) -> dict[str, Any] | None:
 
 
 def compile_scan(
-    query: SearchQuery, datasource: str, start_ms: int, end_ms: int, limit: int
+    query: SearchQuery,
+    datasource: str,
+    start_ms: int,
+    end_ms: int,
+    limit: int,
+    timeout: float = DEFAULT_QUERY_TIMEOUT,
 ) -> dict[str, Any]:
-    """The scan query of ``query`` over ``[start_ms, end_ms)``, at most ``limit`` rows."""
+    """The scan query of ``query`` over ``[start_ms, end_ms)``, at most ``limit`` rows,
+    stopped by Druid after ``timeout`` seconds."""
     scan: dict[str, Any] = {
         "queryType": "scan",
         "dataSource": datasource,
@@ -109,7 +116,7 @@ def compile_scan(
         "resultFormat": "compactedList",
         "order": "descending",
         "limit": limit,
-        "context": dict(_CONTEXT),
+        "context": {**_CONTEXT, "timeout": max(1, round(timeout * 1000))},
     }
     flt = _filter(query)
     if flt is not None:
@@ -120,10 +127,12 @@ def compile_scan(
 class DruidEvents(EventStore):
     """Searches ``datasource`` through the router or broker at ``base`` (``http://H:P``)."""
 
-    def __init__(self, base: str, datasource: str) -> None:
+    def __init__(self, base: str, datasource: str, timeout: float = DEFAULT_QUERY_TIMEOUT) -> None:
         self.base = base
         self.datasource = datasource
-        self._http = httpx.Client(base_url=base, timeout=60.0)
+        self.timeout = timeout
+        # Druid stops the scan at ``timeout``; the client waits a little longer for that answer
+        self._http = httpx.Client(base_url=base, timeout=timeout + 10.0)
 
     def close(self) -> None:
         self._http.close()
@@ -135,10 +144,13 @@ class DruidEvents(EventStore):
         if end <= query.start_ms:
             return []
         want = query.limit + 1
-        rows = self._scan(compile_scan(query, self.datasource, query.start_ms, end, want))
+        scan = compile_scan(query, self.datasource, query.start_ms, end, want, self.timeout)
+        rows = self._scan(scan)
         if len(rows) >= want:  # full: the last millisecond may hold more matches
             last = rows[-1][_TIME]
-            ties = self._scan(compile_scan(query, self.datasource, last, last + 1, MAX_TIES + 1))
+            ties = self._scan(
+                compile_scan(query, self.datasource, last, last + 1, MAX_TIES + 1, self.timeout)
+            )
             if len(ties) > MAX_TIES:
                 raise StoreError(
                     f"more than {MAX_TIES} events match at {_iso(last)}; narrow the search "
@@ -156,6 +168,13 @@ class DruidEvents(EventStore):
                 f"cannot reach Druid at {self.base} ({exc}); is it running? Start it with "
                 "`squall stack up druid` or point SQUALL_STORE elsewhere."
             ) from exc
+        if response.status_code != 200 and (
+            "QueryTimeoutException" in response.text or "Query timeout" in response.text
+        ):
+            raise QueryTimeout(
+                f"Druid stopped the search after {self.timeout:g} s. Search a shorter "
+                "interval, add a filter or a word, or raise SQUALL_QUERY_TIMEOUT."
+            )
         if response.status_code in (502, 503, 504):
             raise StoreUnavailable(
                 f"Druid at {self.base} cannot answer now (HTTP {response.status_code}); its "

@@ -209,7 +209,9 @@ class DruidStore(Store):
         self.max_rows = max_rows
         self.timeout = timeout
         self._client = PyDruid(self.base, "druid/v2")
-        self._events = DruidEvents(self.base, events_datasource) if events_datasource else None
+        self._events = (
+            DruidEvents(self.base, events_datasource, timeout) if events_datasource else None
+        )
         self.events = self._events
 
     def close(self) -> None:

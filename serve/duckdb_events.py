@@ -30,7 +30,9 @@ from typing import Any
 import duckdb
 
 from squall.schema import EVENT_COLUMNS
+from squall.serve.duckdb_timeout import fetch_within
 from squall.serve.exceptions import InvalidQuery, StoreError
+from squall.serve.limits import DEFAULT_QUERY_TIMEOUT
 from squall.serve.search import EventRow, EventStore, SearchQuery
 
 __all__ = ["TABLE", "DuckDBEvents"]
@@ -67,8 +69,15 @@ _INSERT_JSON = (
 class DuckDBEvents(EventStore):
     """``log_events`` on the DuckDB store's connection, writes under its write lock."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, write_lock: threading.Lock, path: str):
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        write_lock: threading.Lock,
+        path: str,
+        timeout: float = DEFAULT_QUERY_TIMEOUT,
+    ) -> None:
         self._con = con
+        self.timeout = timeout
         self._write_lock = write_lock
         self.path = path
         self._scratch = Path(tempfile.mkdtemp(prefix="squall-events-"))
@@ -202,7 +211,7 @@ class DuckDBEvents(EventStore):
     def search(self, query: SearchQuery) -> list[EventRow]:
         sql, params = compile_search(query)
         try:
-            return self._fetch(sql, params, translate=False)
+            return fetch_within(self._con, sql, params, self.timeout, _NARROW_SEARCH)
         except duckdb.InvalidInputException as exc:
             if query.regex is not None:
                 raise InvalidQuery(
@@ -212,16 +221,14 @@ class DuckDBEvents(EventStore):
         except duckdb.Error as exc:
             raise StoreError(f"search on {self.path} failed: {exc}") from exc
 
-    def _fetch(self, sql: str, params: list[Any], translate: bool = True) -> list[EventRow]:
-        cur = self._con.cursor()
+    def _fetch(self, sql: str, params: list[Any]) -> list[EventRow]:
         try:
-            return cur.execute(sql, params).fetchall()
+            return fetch_within(self._con, sql, params, self.timeout, _NARROW_SEARCH)
         except duckdb.Error as exc:
-            if not translate:
-                raise
             raise StoreError(f"reading {TABLE} in {self.path} failed: {exc}") from exc
-        finally:
-            cur.close()
+
+
+_NARROW_SEARCH = "Search a shorter interval, add a filter or a word"
 
 
 def compile_search(query: SearchQuery) -> tuple[str, list[Any]]:

@@ -42,7 +42,8 @@ from squall import sketches
 from squall.rows import Accumulator, Key, WireRow, add_stored, finish, project, roll_up
 from squall.schema import DIMENSIONS, METRICS, TIME_COLUMN
 from squall.serve.duckdb_events import DuckDBEvents
-from squall.serve.exceptions import QueryTimeout, StoreError, StoreUnavailable, TooManyRows
+from squall.serve.duckdb_timeout import fetch_within
+from squall.serve.exceptions import StoreError, StoreUnavailable, TooManyRows
 from squall.serve.intervals import bucket_starts, format_time
 from squall.serve.limits import DEFAULT_QUERY_TIMEOUT, MAX_ROWS, QueryLimits
 from squall.serve.query import OUTPUT_METRICS, OutputMetric, Query
@@ -125,7 +126,9 @@ class DuckDBStore(OffsetStore):
             ) from exc
         try:
             self._create()
-            self.events: DuckDBEvents = DuckDBEvents(self._con, self._write_lock, self.path)
+            self.events: DuckDBEvents = DuckDBEvents(
+                self._con, self._write_lock, self.path, timeout
+            )
         except BaseException:
             self._con.close()
             raise
@@ -262,22 +265,13 @@ class DuckDBStore(OffsetStore):
 
     def _fetch(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         """Run one read on its own cursor; interrupt it if it outlives the timeout."""
-        cur = self._con.cursor()
-        timer = threading.Timer(self.timeout, cur.interrupt)
-        timer.daemon = True
-        timer.start()
         try:
-            return cur.execute(sql, params).fetchall()
-        except duckdb.InterruptException as exc:
-            raise QueryTimeout(
-                f"the query ran longer than {self.timeout:g} s and was stopped. Use a shorter "
-                "interval, a coarser granularity or a filter, or raise SQUALL_QUERY_TIMEOUT."
-            ) from exc
+            return fetch_within(self._con, sql, params, self.timeout, _NARROW_QUERY)
         except duckdb.Error as exc:
             raise StoreError(f"query on {self.path} failed: {exc}") from exc
-        finally:
-            timer.cancel()
-            cur.close()
+
+
+_NARROW_QUERY = "Use a shorter interval, a coarser granularity or a filter"
 
 
 def _rollback(cur: duckdb.DuckDBPyConnection) -> None:

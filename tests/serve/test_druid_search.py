@@ -29,6 +29,7 @@ from squall.deploy.stack import druid
 from squall.druid_spec import retention_rules
 from squall.serve.druid_events import DruidEvents
 from squall.serve.event_loader import decode_events
+from squall.serve.exceptions import QueryTimeout
 from squall.serve.search import EventRow, EventStore, parse_search, search_page
 from squall.serve.store import open_store
 from squall.settings import Settings
@@ -159,6 +160,20 @@ def test_druid_pages_equal_duckdb_pages_to_the_end(
     assert pages["druid"] == pages["duckdb"]
     if body.get("contains") != "JUNK" and "x" not in str(body.get("filter", {}).get("status")):
         assert pages["duckdb"][0]["events"], "the search must find something"
+
+
+def test_a_search_past_its_timeout_is_stopped_by_druid_itself(
+    stores: dict[str, Any],
+) -> None:
+    settings: Settings = stores["settings"]
+    query = parse_search({"interval": ALL_TIME, "regex": r"(Mozilla|Safari)/\d+"})
+    quick = DruidEvents("http://127.0.0.1:8888", settings.events_datasource, timeout=0.001)
+    try:
+        with pytest.raises(QueryTimeout, match=r"Druid stopped the search after 0\.001 s"):
+            quick.search(query)
+    finally:
+        quick.close()
+    assert stores["druid"].search(query), "the same search with the default timeout answers"
 
 
 def test_the_retention_rule_is_set_on_the_datasource(stores: dict[str, Any]) -> None:

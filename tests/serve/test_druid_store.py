@@ -30,7 +30,7 @@ import pytest
 
 from squall.deploy.stack import druid
 from squall.serve.druid_store import DruidStore
-from squall.serve.exceptions import StoreError
+from squall.serve.exceptions import QueryTimeout, StoreError
 from squall.serve.query import parse_query
 from squall.serve.store import Store, open_store
 from squall.settings import Settings
@@ -231,6 +231,23 @@ def test_parity_with_duckdb(
 
 
 # -- edges ------------------------------------------------------------------------------------
+
+
+def test_a_query_past_its_timeout_is_stopped_by_druid_itself(ingested: Settings) -> None:
+    """The timeout goes to Druid in the query's context: Druid stops the query and says
+    so, and the store turns that into QueryTimeout (HTTP 408), not a generic error."""
+    body = {
+        "queryType": "groupBy",
+        "interval": WHOLE,
+        "granularity": "minute",
+        "dimensions": ["service", "route", "status"],
+        "metrics": ["events", "latency_p95", "unique_users"],
+    }
+    quick = DruidStore("127.0.0.1:8888", ingested.datasource, timeout=0.001)
+    with pytest.raises(QueryTimeout, match=r"Druid stopped the query after 0\.001 s"):
+        quick.query(parse_query(body))
+    # the same query with the default timeout is answered
+    assert DruidStore("127.0.0.1:8888", ingested.datasource).query(parse_query(body))
 
 
 def test_time_boundary_of_an_unknown_datasource_is_none(druid_stack: Settings) -> None:

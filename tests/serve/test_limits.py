@@ -185,6 +185,33 @@ def test_duckdb_interrupts_its_own_query() -> None:
         store._fetch(SLOW_SQL, [])
 
 
+class _SlowSearchStore(DuckDBStore):
+    """Runs every search as SQL that takes hours, through the event store's own reads."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        events = self.events
+        events.search = lambda query: events._fetch(SLOW_SQL, [])  # type: ignore[method-assign]
+
+
+def test_a_search_past_the_timeout_is_stopped_with_408(serve_http: Any) -> None:
+    with _SlowSearchStore(":memory:", timeout=0.3) as store, serve_http(create_app(store)) as api:
+        response = api.post("/api/v1/search", json={"interval": DAY["interval"]})
+        assert response.status_code == 408, response.text
+        body = response.json()
+        assert body["type"] == "QueryTimeout"
+        assert "longer than 0.3 s" in body["error"]
+        assert "SQUALL_QUERY_TIMEOUT" in body["error"]
+        assert "Search a shorter interval" in body["error"]
+        # the aggregates on the same connection are still answered
+        assert api.post("/api/v1/query", json=DAY).status_code == 200
+
+
+def test_duckdb_interrupts_its_own_search() -> None:
+    with DuckDBStore(":memory:", timeout=0.2) as store, pytest.raises(QueryTimeout):
+        store.events._fetch(SLOW_SQL, [])
+
+
 class _BlockingStore(DuckDBStore):
     """Holds a query of granularity ``hour`` until ``release`` is set (a slow query whose
     end the test decides); others run at once."""

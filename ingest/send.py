@@ -9,6 +9,7 @@ collector's message and the line numbers of the batch.
 from __future__ import annotations
 
 import gzip as gzip_module
+import ssl
 import sys
 import time
 from collections.abc import Iterator
@@ -50,6 +51,7 @@ def send_file(
     gzip: bool = False,
     progress: bool = True,
     connect_retry_seconds: float = 30.0,
+    verify: ssl.SSLContext | bool = True,
 ) -> int:
     """Send every non-blank line of ``path`` ('-' = stdin); return the events accepted."""
     if batch < 1:
@@ -69,7 +71,7 @@ def send_file(
     accepted = 0
     with (
         stream,
-        httpx.Client(timeout=60.0) as client,
+        httpx.Client(timeout=60.0, verify=verify) as client,
         tqdm(total=total, unit="B", unit_scale=True, disable=not progress, desc="send") as bar,
     ):
         for first, lines in _batches(stream, batch):

@@ -21,6 +21,7 @@ import httpx
 
 from squall.processes import ProcessGroup, child_env
 from squall.settings import Settings, load_settings
+from squall.tls import client_verify, scheme
 from squall.traffic import generate_events, ndjson
 
 __all__ = ["run_demo"]
@@ -36,22 +37,46 @@ def _env(settings: Settings) -> dict[str, str]:
     )
 
 
-def _visible_events(query_url: str) -> int:
+class _Clients:
+    """How the demo talks to its own services: the scheme, the certificate to trust and a
+    token of each kind when they are configured (SQUALL_TLS_*, SQUALL_*_TOKENS)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.verify = client_verify(settings)
+        self.ingest_token = min(settings.ingest_tokens, default=None)
+        self.query_headers = (
+            {"authorization": f"Bearer {min(settings.query_tokens)}"}
+            if settings.query_tokens
+            else {}
+        )
+        self.ingest_headers = (
+            {"authorization": f"Bearer {self.ingest_token}"} if self.ingest_token else {}
+        )
+
+
+def _visible_events(query_url: str, clients: _Clients) -> int:
     body = {
         "queryType": "timeseries",
         "interval": "1970-01-01T00:00:00Z/2100-01-01T00:00:00Z",
         "granularity": "all",
         "metrics": ["events"],
     }
-    rows = httpx.post(query_url, json=body, timeout=5.0).json().get("rows", [])
+    rows = (
+        httpx.post(
+            query_url, json=body, timeout=5.0, headers=clients.query_headers, verify=clients.verify
+        )
+        .json()
+        .get("rows", [])
+    )
     return int(sum(r.get("events") or 0 for r in rows))
 
 
-def _generate(collector: str, rate: float, stop: threading.Event) -> None:
+def _generate(collector: str, rate: float, stop: threading.Event, clients: _Clients) -> None:
     """POST NDJSON batches every 100 ms so that ``rate`` events/s arrive."""
     events = generate_events(count=None, seed=int(time.time()), rate=rate)
     per_batch = max(1, int(rate / 10))
-    with httpx.Client(timeout=10.0) as client:
+    headers = {"content-type": "application/x-ndjson", **clients.ingest_headers}
+    with httpx.Client(timeout=10.0, verify=clients.verify) as client:
         next_at = time.monotonic()
         while not stop.is_set():
             batch = [next(events) for _ in range(per_batch)]
@@ -60,11 +85,7 @@ def _generate(collector: str, rate: float, stop: threading.Event) -> None:
                 e["ts"] = now  # live traffic: event time is now
             # the collector restarting or gone only costs this batch: it is live traffic
             with contextlib.suppress(httpx.HTTPError):
-                client.post(
-                    f"{collector}/v1/logs",
-                    content=ndjson(batch),
-                    headers={"content-type": "application/x-ndjson"},
-                )
+                client.post(f"{collector}/v1/logs", content=ndjson(batch), headers=headers)
             next_at += 0.1
             stop.wait(max(0.0, next_at - time.monotonic()))
 
@@ -81,8 +102,9 @@ def run_demo(args: argparse.Namespace) -> int:
         # a replayed file is old (tests/data/apache_logs is from 2015): a retention counted
         # from the wall clock would drop its events as they load, so the demo keeps all
         settings = replace(settings, events_retention_days=0)
-    collector = f"http://{settings.collector_host}:{settings.collector_port}"
-    serve = f"http://{settings.serve_host}:{settings.serve_port}"
+    clients = _Clients(settings)
+    collector = f"{scheme(settings)}://{settings.collector_host}:{settings.collector_port}"
+    serve = f"{scheme(settings)}://{settings.serve_host}:{settings.serve_port}"
     parts = ProcessGroup(_env(settings), settings.data_dir.resolve() / "logs")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, _interrupt)  # stop the children on SIGTERM too
@@ -90,8 +112,8 @@ def run_demo(args: argparse.Namespace) -> int:
         if not args.external:  # else they run elsewhere (compose waits for their health)
             for name in ("collector", "topology", "serve"):
                 parts.start(name)
-            parts.wait_http("collector", f"{collector}/healthz")
-            parts.wait_http("query API", f"{serve}/healthz")
+            parts.wait_http("collector", f"{collector}/healthz", verify=clients.verify)
+            parts.wait_http("query API", f"{serve}/healthz", verify=clients.verify)
         print(f"collector  {collector}  (POST /events, /v1/logs)")
         print(f"dashboard  {serve}/")
         print(f"pipeline   {serve}/pipeline  (workers, consumer lag, collector; squall status)")
@@ -101,11 +123,17 @@ def run_demo(args: argparse.Namespace) -> int:
         if args.replay:
             from squall.ingest.send import send_file
 
-            before = _visible_events(f"{serve}/api/v1/query")
+            before = _visible_events(f"{serve}/api/v1/query", clients)
             started = time.monotonic()
-            sent = send_file(args.replay, url=collector, service=args.service)
+            sent = send_file(
+                args.replay,
+                url=collector,
+                service=args.service,
+                token=clients.ingest_token,
+                verify=clients.verify,
+            )
             print(f"sent {sent:,} events from {args.replay}; waiting for them in the query API")
-            while _visible_events(f"{serve}/api/v1/query") < before + sent:
+            while _visible_events(f"{serve}/api/v1/query", clients) < before + sent:
                 parts.check()
                 time.sleep(0.2)
             print(
@@ -114,7 +142,7 @@ def run_demo(args: argparse.Namespace) -> int:
             )
         if args.generate:
             threading.Thread(
-                target=_generate, args=(collector, args.generate, stop), daemon=True
+                target=_generate, args=(collector, args.generate, stop, clients), daemon=True
             ).start()
             print(f"generating {args.generate:,.0f} events/s of live traffic")
         print("running; press Ctrl-C to stop")

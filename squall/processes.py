@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -63,13 +64,16 @@ class ProcessGroup:
                     f"{name} exited with code {proc.returncode}; its log {log} ends:\n{tail}"
                 )
 
-    def wait_http(self, name: str, url: str, timeout: float = 60.0) -> None:
-        """Wait until ``url`` answers 200, failing early if a part exits."""
+    def wait_http(
+        self, name: str, url: str, timeout: float = 60.0, verify: ssl.SSLContext | bool = True
+    ) -> None:
+        """Wait until ``url`` answers 200, failing early if a part exits; ``verify`` as
+        httpx's, for an ``https`` URL."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.check()
             try:
-                if httpx.get(url, timeout=1.0).status_code == 200:
+                if httpx.get(url, timeout=1.0, verify=verify).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

@@ -12,7 +12,7 @@ from typing import Any
 from squall.exceptions import ConfigError
 from squall.settings import Settings
 
-__all__ = ["scheme", "uvicorn_tls"]
+__all__ = ["client_verify", "scheme", "uvicorn_tls"]
 
 
 def uvicorn_tls(settings: Settings) -> dict[str, Any]:
@@ -42,3 +42,15 @@ def uvicorn_tls(settings: Settings) -> dict[str, Any]:
 def scheme(settings: Settings) -> str:
     """``https`` when TLS is configured, else ``http``."""
     return "https" if settings.tls_certfile else "http"
+
+
+def client_verify(settings: Settings) -> ssl.SSLContext | bool:
+    """What a client on this machine (the demo) verifies the services with: the system's
+    CAs plus the configured certificate itself, so a self-signed one is trusted as well as
+    one a CA signed; ``True`` (the system's CAs) when TLS is off."""
+    if not settings.tls_certfile:
+        return True
+    context = ssl.create_default_context()
+    context.load_verify_locations(cafile=settings.tls_certfile)
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN  # the leaf itself is an anchor
+    return context

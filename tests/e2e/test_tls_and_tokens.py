@@ -9,6 +9,7 @@ import secrets
 import shutil
 import ssl
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -169,3 +170,56 @@ def test_tls_tokens_and_logs_that_keep_them_secret(secured: Secured) -> None:
     assert "401" in text or "unauthorized" in text  # the refusals were logged ...
     for secret in (s.ingest_token, s.query_token, wrong):
         assert secret not in text  # ... without the token
+
+
+def test_demo_runs_over_tls_with_tokens(tmp_path: Path, apache_log_lines: list[str]) -> None:
+    """``squall demo`` as a user runs it with TLS and tokens set: it starts the parts, talks
+    to them over verified HTTPS with a token of each kind, and every replayed line counts."""
+    cert, key = make_certificate(tmp_path)
+    ingest_token, query_token = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    replay = tmp_path / "replay.log"
+    lines = apache_log_lines[:500]
+    replay.write_text("\n".join(lines) + "\n")
+    ports = free_port(), free_port()
+    env = child_env(
+        collector_port=str(ports[0]),
+        serve_port=str(ports[1]),
+        ingest_tokens=ingest_token,
+        query_tokens=query_token,
+        tls_certfile=str(cert),
+        tls_keyfile=str(key),
+    )
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "squall", "demo", "--data-dir", str(tmp_path / "data"),
+         "--replay", str(replay)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    assert demo.stdout is not None
+    said: list[str] = []
+    try:
+        for line in demo.stdout:  # ends when the demo exits; the test's timeout bounds it
+            said.append(line)
+            if line.startswith("all ") or line.startswith("running"):
+                break
+        output = "".join(said)
+        assert f"all {len(lines)} events visible" in output, output
+        assert f"dashboard  https://127.0.0.1:{ports[1]}/" in output, output
+        trust = ssl.create_default_context(cafile=str(cert))
+        answered = httpx.post(
+            f"https://127.0.0.1:{ports[1]}/api/v1/query",
+            json={
+                "queryType": "timeseries",
+                "interval": "2000-01-01/2100-01-01",
+                "granularity": "all",
+                "metrics": ["events"],
+            },
+            headers={"authorization": f"Bearer {query_token}"},
+            verify=trust,
+            timeout=30,
+        )
+        assert answered.status_code == 200, answered.text
+        assert sum(r["events"] for r in answered.json()["rows"]) == len(lines)
+    finally:
+        demo.terminate()
+        demo.wait(timeout=60)
+        demo.stdout.close()

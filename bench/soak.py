@@ -13,9 +13,9 @@
    container's) is sampled from /proc: RSS, open file descriptors, threads;
 4. after ``--minutes``, the load stops and the query API's events and bytes by service and
    status must come to the ground truth exactly (awaited, up to ``--settle`` s);
-5. a table per metric (minute x process), growth after the warm-up (the mean of the last 5
-   samples against samples 5-9), written with the samples to ``--out``.json and drawn to
-   ``--out``.png (matplotlib).
+5. per process the last sample and its growth (the mean of the last 5 samples against
+   minutes 6-10, and against the five from half-way: a JVM's RSS grows until its heap is
+   committed), written with the samples to ``--out``.json and drawn to ``--out``.png.
 """
 
 from __future__ import annotations
@@ -185,11 +185,11 @@ def stored(api: str, since: datetime) -> tuple[Counter[tuple[str, str]], Counter
     return events, size
 
 
-def growth(series: list[float]) -> float | None:
-    """Percent change of the mean of the last 5 samples against samples 5-9."""
-    if len(series) < WARM_UP + 10:
+def growth(series: list[float], start: int) -> float | None:
+    """Percent change of the mean of the last 5 samples against the 5 from ``start``."""
+    if len(series) < start + 10:
         return None
-    early = sum(series[WARM_UP : WARM_UP + 5]) / 5
+    early = sum(series[start : start + 5]) / 5
     late = sum(series[-5:]) / 5
     return 100.0 * (late - early) / early if early else None
 
@@ -261,16 +261,25 @@ def main(argv: list[str] | None = None) -> None:
            f"{sum((events - load.truth).values())} extra, "
            f"{sum((load.truth - events).values())} missing")
     )  # fmt: skip
-    print("   growth after warm-up (mean of the last 5 samples vs samples 5-9):")
-    print(f"   {'process':<28} {'RSS MiB':>18} {'files':>12} {'threads':>12}")
+    half = len(next(iter(samples.values()), [])) // 2
+    print(
+        f"   at the end, and growth of the last 5 samples' mean against minutes "
+        f"{WARM_UP + 1}-{WARM_UP + 5} / {half + 1}-{half + 5} (a JVM's RSS grows until its "
+        "heap is committed):"
+    )
+    print(f"   {'process':<28} {'RSS MiB':>24} {'files':>20} {'threads':>20}")
     report = {}
     for name, rows in sorted(samples.items()):
         cols = []
         for i in range(3):
             series = [float(r[i]) for r in rows]
-            g = growth(series)
-            cols.append(f"{series[-1]:.0f} ({g:+.1f}%)" if g is not None else f"{series[-1]:.0f}")
-        print(f"   {name:<28} {cols[0]:>18} {cols[1]:>12} {cols[2]:>12}")
+            shown = [growth(series, start) for start in (WARM_UP, half)]
+            cols.append(
+                f"{series[-1]:.0f} ("
+                + " / ".join("-" if g is None else f"{g:+.1f}%" for g in shown)
+                + ")"
+            )
+        print(f"   {name:<28} {cols[0]:>24} {cols[1]:>20} {cols[2]:>20}")
         report[name] = {
             "rss_mib": [round(r[0], 1) for r in rows],
             "open_files": [r[1] for r in rows],
@@ -295,7 +304,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     plot(
         samples,
-        f"soak, {args.stack} stack, {args.rate:,.0f} events/s, {began_at:%Y-%m-%d %H:%M} UTC",
+        f"soak, {args.stack} stack, {truth / (args.minutes * 60):,.0f} events/s achieved "
+        f"(target {args.rate:,.0f}), {began_at:%Y-%m-%d %H:%M} UTC",
         out.with_suffix(".png"),
     )
     print(f"   samples: {out.with_suffix('.json')}, plot: {out.with_suffix('.png')}")

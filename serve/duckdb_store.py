@@ -39,6 +39,7 @@ from typing import Any
 import duckdb
 
 from squall import sketches
+from squall.exceptions import ConfigError
 from squall.rows import Accumulator, Key, WireRow, add_stored, finish, project, roll_up
 from squall.schema import DIMENSIONS, METRICS, TIME_COLUMN
 from squall.serve.duckdb_events import DuckDBEvents
@@ -107,7 +108,11 @@ class DuckDBStore(OffsetStore):
     """Aggregate rows in DuckDB; see the module docstring for the layout."""
 
     def __init__(
-        self, path: str | Path, max_rows: int = MAX_ROWS, timeout: float = DEFAULT_QUERY_TIMEOUT
+        self,
+        path: str | Path,
+        max_rows: int = MAX_ROWS,
+        timeout: float = DEFAULT_QUERY_TIMEOUT,
+        memory_limit: str = "1GB",
     ) -> None:
         QueryLimits(max_rows, timeout)  # ConfigError when out of range
         self.path = str(path)
@@ -118,7 +123,12 @@ class DuckDBStore(OffsetStore):
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._con = duckdb.connect(self.path)
+            self._con = duckdb.connect(self.path, config={"memory_limit": memory_limit})
+        except (duckdb.ParserException, duckdb.InvalidInputException) as exc:
+            raise ConfigError(
+                f"SQUALL_DUCKDB_MEMORY_LIMIT={memory_limit!r} is not a memory size DuckDB "
+                f"takes ({exc}); give e.g. 512MB or 2GB"
+            ) from exc
         except duckdb.Error as exc:
             raise StoreUnavailable(
                 f"cannot open the DuckDB store {self.path}: {exc}. Is another "

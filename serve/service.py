@@ -41,6 +41,7 @@ class ServeStage:
             settings.store_url,
             timeout=settings.query_timeout,
             events_datasource=settings.events_datasource,
+            duckdb_memory_limit=settings.duckdb_memory_limit,
         )
         self.loader: Loader | None = None
         self.event_loader: EventLoader | None = None

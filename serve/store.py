@@ -89,18 +89,22 @@ def open_store(
     max_rows: int = MAX_ROWS,
     timeout: float = DEFAULT_QUERY_TIMEOUT,
     events_datasource: str = "log_events",
+    duckdb_memory_limit: str = "1GB",
 ) -> Store:
     """Open ``duckdb://PATH`` (``duckdb://:memory:`` for a throwaway store) or
     ``druid://HOST:PORT[/DATASOURCE]`` (a Druid router or broker; ``log_metrics``, and
     ``events_datasource`` for the raw events); ``max_rows`` and ``timeout`` (seconds)
-    limit each query (serve.limits)."""
+    limit each query (serve.limits); ``duckdb_memory_limit`` bounds DuckDB's memory (its
+    cache of the file would otherwise grow with the store, up to 80% of the RAM)."""
     scheme, sep, rest = url.partition("://")
     if not sep or not rest:
         raise ConfigError(f"store URL {url!r} is not valid; use duckdb://PATH or druid://HOST:PORT")
     if scheme == "duckdb":
         from squall.serve.duckdb_store import DuckDBStore
 
-        return DuckDBStore(rest, max_rows=max_rows, timeout=timeout)
+        return DuckDBStore(
+            rest, max_rows=max_rows, timeout=timeout, memory_limit=duckdb_memory_limit
+        )
     if scheme == "druid":
         from squall.druid_spec import DATASOURCE
         from squall.serve.druid_store import DruidStore

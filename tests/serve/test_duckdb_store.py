@@ -13,7 +13,7 @@ import duckdb
 import pytest
 from datasketches import hll_sketch, tgt_hll_type
 
-from squall.exceptions import RowFormatError
+from squall.exceptions import ConfigError, RowFormatError
 from squall.schema import DIMENSIONS, HLL_LG_K, METRICS, TIME_COLUMN
 from squall.serve.duckdb_store import TABLES, DuckDBStore
 from squall.serve.exceptions import StoreError, StoreUnavailable
@@ -193,3 +193,11 @@ def test_rows_combine_by_kind() -> None:
     assert rows[0]["events"] == 6 and rows[0]["bytes"] == 25
     assert rows[0]["latency_min"] == 2.5 and rows[0]["latency_max"] == 9.0
     assert rows[1]["events"] == 1 and rows[1]["latency_min"] is None
+
+
+def test_the_memory_limit_bounds_duckdb_and_a_wrong_one_says_which_setting() -> None:
+    with DuckDBStore(":memory:", memory_limit="256MB") as store:
+        limit = store._con.execute("SELECT current_setting('memory_limit')").fetchone()
+        assert limit == ("244.1 MiB",)  # 256 * 1000^2 bytes
+    with pytest.raises(ConfigError, match="SQUALL_DUCKDB_MEMORY_LIMIT='lots'"):
+        DuckDBStore(":memory:", memory_limit="lots")

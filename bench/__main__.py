@@ -27,7 +27,7 @@ SUITE: list[tuple[str, list[str]]] = [
 ]
 
 # run on their own (make soak), not by `make bench`
-LONG = ["soak"]
+LONG = ["soak", "flume"]
 
 
 def main() -> None:

@@ -144,6 +144,66 @@ def _sink_figures(port: int) -> tuple[float, float]:
     )
 
 
+def start_collector(
+    port: int, tmp: Path, channel: str, sink: str = "null", broker: str | None = None
+) -> subprocess.Popen[bytes]:
+    """``squall collector`` on ``port`` with its state in ``tmp``: ``channel`` (file or
+    memory) draining into a null sink, or into ``broker`` (a topic of its own)."""
+    config = tmp / "collector.toml"
+    sink_conf = '[sink]\ntype = "broker"\n' if sink == "broker" else '[sink]\ntype = "null"\n'
+    config.write_text(
+        f'[source]\nport = {port}\n[channel]\ntype = "{channel}"\n'
+        f"capacity_events = 2000000\ncapacity_bytes = 2147483648\n{sink_conf}"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SQUALL_")}
+    if broker:
+        env["SQUALL_BROKER"] = broker
+        env["SQUALL_TOPIC_RAW"] = f"bench.collector.{uuid.uuid4().hex[:8]}"
+    argv = [sys.executable, "-m", "squall", "--data-dir", str(tmp), "collector"]
+    return subprocess.Popen(
+        [*argv, "--config", str(config)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> bytes:
+    """SIGTERM (SIGKILL after 30 s); the process's stderr."""
+    proc.terminate()
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    return err or b""
+
+
+def measure(
+    port: int,
+    pid: int,
+    path: str,
+    headers: dict[str, str],
+    bodies: list[bytes],
+    batch: int,
+    seconds: float,
+    connections: int,
+) -> tuple[dict[str, float], list[tuple[float, float]]]:
+    """The load client's figures (from another process) and ``pid``'s RSS each second."""
+    rss: list[tuple[float, float]] = []
+    out: mp.Queue = mp.Queue()
+    client = mp.Process(
+        target=_client, args=(port, path, headers, bodies, batch, seconds, connections, out)
+    )
+    t0 = time.monotonic()
+    client.start()
+    while client.is_alive():
+        rss.append((time.monotonic() - t0, rss_mib(pid)))
+        client.join(timeout=1.0)
+    return out.get(), rss
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="bench collector", description=__doc__)
     p.add_argument("--seconds", type=float, default=10.0)
@@ -162,54 +222,15 @@ def main(argv: list[str] | None = None) -> None:
     path, headers, bodies = _bodies(args.endpoint, args.batch)
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="squall-bench-") as tmp:
-        config = Path(tmp) / "collector.toml"
-        sink = '[sink]\ntype = "broker"\n' if args.sink == "broker" else '[sink]\ntype = "null"\n'
-        config.write_text(
-            f'[source]\nport = {port}\n[channel]\ntype = "{args.channel}"\n'
-            f"capacity_events = 2000000\ncapacity_bytes = 2147483648\n{sink}"
-        )
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SQUALL_")}
-        if args.broker:
-            env["SQUALL_BROKER"] = args.broker
-            env["SQUALL_TOPIC_RAW"] = f"bench.collector.{uuid.uuid4().hex[:8]}"
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "squall",
-                "--data-dir",
-                tmp,
-                "collector",
-                "--config",
-                str(config),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        proc = start_collector(port, Path(tmp), args.channel, args.sink, args.broker)
         try:
             _wait_healthy(port, proc)
-            rss: list[tuple[float, float]] = []
-            out: mp.Queue = mp.Queue()
-            client = mp.Process(
-                target=_client,
-                args=(port, path, headers, bodies, args.batch, seconds, args.connections, out),
+            r, rss = measure(
+                port, proc.pid, path, headers, bodies, args.batch, seconds, args.connections
             )
-            t0 = time.monotonic()
-            client.start()
-            while client.is_alive():
-                rss.append((time.monotonic() - t0, rss_mib(proc.pid)))
-                client.join(timeout=1.0)
-            r = out.get()
             sink_events, backlog = _sink_figures(port)
         finally:
-            proc.terminate()
-            try:
-                _, err = proc.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                _, err = proc.communicate()
+            err = stop(proc)
     events = r["ok"] * args.batch
     print(f"== collector: {machine()}")
     print(

@@ -13,7 +13,7 @@ SURFACE = {
     "squall": ["SquallError", "__version__"],
     "squall.exceptions": ["ConfigError", "RowFormatError", "SquallError"],
     "squall.auth": ["BearerAuth"],
-    "squall.tls": ["scheme", "uvicorn_tls"],
+    "squall.tls": ["client_verify", "scheme", "uvicorn_tls"],
     "squall.rows": [
         "COLUMNS",
         "KEY_COLUMNS",

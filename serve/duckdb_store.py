@@ -12,14 +12,16 @@ Layout, all derived from ``squall.schema`` (no second copy of the columns):
   the smallest table that has every dimension it filters or groups on, so the
   dashboard's series merge one sketch per minute, and its top routes one per
   (minute, service, route), instead of one per (minute, every dimension) row.
-* five-minute roll-ups of those two projections (``log_metrics_by_route_5m``,
-  ``log_metrics_by_5m``), also written in the same transaction. A query by five minutes
-  or coarser (``five_minute`` ... ``day``, ``all``) that they cover reads the whole
-  five-minute stretches of its interval from them and only the minutes at its two edges
-  from the minute table: a day's totals merge 288 sketches, not 1,440. Exact metrics stay
-  exact (sums of the same integers); sketch metrics are the union of the same values,
-  merged in another order, so equal within the sketch's error. A file made before these
-  tables existed gets them filled from the minute tables when it is opened.
+* five-minute and hourly roll-ups of those two projections (``log_metrics_by_route_5m``,
+  ``log_metrics_by_5m``, ``..._1h``), also written in the same transaction. A query whose
+  buckets are whole five minutes or hours (``five_minute`` ... ``day``, ``all``) that they
+  cover reads the whole hours of its interval from the hourly roll-up, the whole
+  five-minute stretches left at its edges from the five-minute one, and only the minutes
+  left after that from a minute table: a day's totals merge about 50 sketches, not
+  1,440; a day by five minutes, 288. Exact metrics stay exact (sums of the same
+  integers); sketch metrics are the union of the same values merged in another order, so
+  equal within the sketch's error. A file made before these tables existed gets them
+  filled from the minute tables when it is opened.
 * ``loader_offsets``: per (topic, partition), the next broker offset to load, committed
   with the rows (exactly-once loading, serve.loader).
 * ``log_events``: the raw events, for search (serve.duckdb_events, ``self.events``).
@@ -85,7 +87,7 @@ class Table:
     name: str
     dims: tuple[str, ...]
     minutes: int = 1
-    """The time resolution: 1 (rows by the minute) or 5 (five-minute roll-ups)."""
+    """The time resolution in minutes: 1 (rows by the minute), 5 or 60 (roll-ups)."""
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -114,14 +116,17 @@ TABLES: tuple[Table, ...] = tuple(
         Table("log_metrics_by_minute", ()),
         Table("log_metrics_by_route_5m", ("service", "route"), 5),
         Table("log_metrics_by_5m", (), 5),
+        Table("log_metrics_by_route_1h", ("service", "route"), 60),
+        Table("log_metrics_by_1h", (), 60),
     )
     if set(t.dims) <= set(DIMENSIONS)
 )
 """The base table first; a query uses the table with the fewest dimensions that covers it
-(and for whole five-minute stretches of a coarse query, the five-minute roll-up of one)."""
+(and for whole hours or five-minute stretches of a coarse query, a roll-up of one)."""
 _BY_SIZE = sorted((t for t in TABLES if t.minutes == 1), key=lambda t: len(t.dims))
-_COARSE_BY_SIZE = sorted((t for t in TABLES if t.minutes > 1), key=lambda t: len(t.dims))
-_COARSE_GRANULARITIES = frozenset({"five_minute", "fifteen_minute", "hour", "day", "all"})
+_ROLLUPS = sorted((t for t in TABLES if t.minutes > 1), key=lambda t: (-t.minutes, len(t.dims)))
+"""Coarsest first, then fewest dimensions."""
+_GRANULARITY_MINUTES = {"minute": 1, "five_minute": 5, "fifteen_minute": 15, "hour": 60}
 
 
 def _unnest(columns: Sequence[tuple[str, str]]) -> str:
@@ -366,26 +371,43 @@ def _metric_sql(m: OutputMetric) -> str:
 def _source(
     query: Query, table: Table, needed: set[str], metrics: Sequence[OutputMetric]
 ) -> tuple[str, list[Any]]:
-    """The FROM of a query, and its parameters: the minute ``table``; or, for a query by
-    five minutes or coarser that a five-minute roll-up covers, that roll-up for the whole
-    five-minute stretches of the interval and ``table`` for the minutes at its edges."""
-    coarse = next((t for t in _COARSE_BY_SIZE if needed <= set(t.dims)), None)
-    if coarse is None or query.granularity not in _COARSE_GRANULARITIES:
-        return _q(table.name), []
-    step = timedelta(minutes=coarse.minutes)
-    inner_start = query.start + (datetime.min - query.start) % step  # ceiling
-    inner_end = query.end - (query.end - datetime.min) % step  # floor
-    if inner_start >= inner_end:
-        return _q(table.name), []
+    """The FROM of a query, and its parameters: the minute ``table``; or, for a query whose
+    buckets are whole hours or five-minute stretches, the roll-ups that cover it for the
+    whole hours and five-minute stretches of its interval and ``table`` for the rest."""
+    bucket = _GRANULARITY_MINUTES.get(query.granularity)  # None: day or all
+    levels = [
+        t for t in _ROLLUPS if needed <= set(t.dims) and (bucket is None or bucket % t.minutes == 0)
+    ]
+    levels = [t for i, t in enumerate(levels) if all(o.minutes != t.minutes for o in levels[:i])]
+    pieces = _pieces(query.start, query.end, [*levels, table])
+    if len(pieces) == 1:
+        return _q(pieces[0][0].name), []
     t = _q(TIME_COLUMN)
     columns = [TIME_COLUMN, *sorted(needed), *sorted({c for m in metrics for c in m.columns})]
     cols = ", ".join(_q(c) for c in columns)
-    sql = (
-        f"(SELECT {cols} FROM {_q(coarse.name)} WHERE {t} >= ? AND {t} < ? "
-        f"UNION ALL SELECT {cols} FROM {_q(table.name)} "
-        f"WHERE ({t} >= ? AND {t} < ?) OR ({t} >= ? AND {t} < ?))"
-    )
-    return sql, [inner_start, inner_end, query.start, inner_start, inner_end, query.end]
+    selects = [f"SELECT {cols} FROM {_q(p.name)} WHERE {t} >= ? AND {t} < ?" for p, _, _ in pieces]
+    params = [edge for _, a, b in pieces for edge in (a, b)]
+    return f"({' UNION ALL '.join(selects)})", params
+
+
+def _pieces(
+    start: datetime, end: datetime, levels: Sequence[Table]
+) -> list[tuple[Table, datetime, datetime]]:
+    """``[start, end)`` cut into (table, from, to): the coarsest level's whole steps in the
+    middle, the finer levels' for what is left at either edge (the last level: the rest)."""
+    first, rest = levels[0], levels[1:]
+    if not rest:
+        return [(first, start, end)]
+    step = timedelta(minutes=first.minutes)
+    inner_start = start + (datetime.min - start) % step  # ceiling
+    inner_end = end - (end - datetime.min) % step  # floor
+    if inner_start >= inner_end:
+        return _pieces(start, end, rest)
+    out = _pieces(start, inner_start, rest) if start < inner_start else []
+    out.append((first, inner_start, inner_end))
+    if inner_end < end:
+        out += _pieces(inner_end, end, rest)
+    return out
 
 
 class _Plan:

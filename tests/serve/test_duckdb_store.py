@@ -51,7 +51,7 @@ def test_tables_come_from_the_schema(tmp_path: Path) -> None:
     assert columns(path, "log_metrics_by_5m") == [TIME_COLUMN, *metrics]
 
 
-def test_a_file_without_the_five_minute_roll_ups_gets_them_filled(
+def test_a_file_without_the_roll_ups_gets_them_filled(
     tmp_path: Path, few_rows: list[dict[str, Any]]
 ) -> None:
     # a file written before the roll-ups existed: same rows, the roll-up tables dropped
@@ -71,7 +71,7 @@ def test_a_file_without_the_five_minute_roll_ups_gets_them_filled(
         sql = f"SELECT {key}, {metrics} FROM {table.name} ORDER BY {key}"
         with duckdb.connect(str(fresh), read_only=True) as a, duckdb.connect(str(old)) as b:
             want, got = a.execute(sql).fetchall(), b.execute(sql).fetchall()
-        assert len(got) == len(want) > 10
+        assert len(got) == len(want) > 1
         for g, w in zip(got, want, strict=True):  # float sums (latency) in another order
             assert g[: 1 + len(table.dims)] == w[: 1 + len(table.dims)]
             assert g[1 + len(table.dims) :] == pytest.approx(w[1 + len(table.dims) :])

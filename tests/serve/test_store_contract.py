@@ -18,6 +18,8 @@ Event = Any
 WHOLE = "2015-05-17T22:00:00Z/2015-05-18T02:00:00Z"
 # deliberately not aligned to minutes or hours; crosses midnight
 PART = "2015-05-17T23:07:30Z/2015-05-18T00:41:00Z"
+# whole hours inside, whole five minutes and single minutes at both edges (DuckDB's roll-ups)
+EDGES = "2015-05-17T22:07:30Z/2015-05-18T01:41:00Z"
 STEP = {
     "minute": timedelta(minutes=1),
     "five_minute": timedelta(minutes=5),
@@ -85,7 +87,7 @@ FILTERS: list[dict[str, Any] | None] = [
 @pytest.mark.parametrize(
     "granularity", ["minute", "five_minute", "fifteen_minute", "hour", "day", "all"]
 )
-@pytest.mark.parametrize("interval", [WHOLE, PART])
+@pytest.mark.parametrize("interval", [WHOLE, PART, EDGES])
 def test_timeseries_every_metric_each_granularity(
     gt: Any, query: Post, events: list[Event], granularity: str, interval: str
 ) -> None:

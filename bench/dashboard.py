@@ -227,8 +227,8 @@ def _druid(args: argparse.Namespace) -> None:
     from squall.settings import load_settings
 
     stack = load_settings(overrides={"broker": "kafka://127.0.0.1:9092"})
-    if not druid.is_up(stack):
-        print("   Druid is not running: start it with `squall stack up` first")
+    if not druid.healthy(8888):  # the router: what the store and the supervisor go through
+        print("   Druid's router does not answer: start the stack with `squall stack up`")
         return
     tag = uuid.uuid4().hex[:8]
     s = replace(

@@ -15,6 +15,9 @@ const MAX_ROWS = 10_000; // the query API's limit on one answer
 const MAX_BUCKETS = 2_400; // per chart: ~6.5 years by day, with room for 4 status classes
 const PRESETS = { "15m": 15, "1h": 60, "3h": 180, "6h": 360, "12h": 720, "24h": 1440, "2d": 2880, "7d": 10080 };
 const STEP = { minute: MIN, five_minute: 5 * MIN, fifteen_minute: 15 * MIN, hour: 60 * MIN, day: 1440 * MIN };
+// the top tables' columns after the value and its sparkline; p95 and users where asked
+const TOP_COLUMNS = [["events", ""], ["share", ""], ["error rate", ""], ["bytes", ""]];
+const SKETCH_COLUMNS = [["p95", "p95"], ["users", "users"]];
 const FILTER_DIMS = ["service", "route", "status_class", "status"];
 const CLASS_COLORS = { "1xx": "#a78bfa", "2xx": "#22c55e", "3xx": "#3b82f6", "4xx": "#f59e0b", "5xx": "#ef4444" };
 const $ = (id) => document.getElementById(id);
@@ -444,9 +447,6 @@ const PANELS = [
   topPanel("top-service", "service", "service", true),
   topPanel("top-status", "status", "status", false),
 ];
-
-const TOP_COLUMNS = [["events", ""], ["share", ""], ["error rate", ""], ["bytes", ""]];
-const SKETCH_COLUMNS = [["p95", "p95"], ["users", "users"]];
 
 // A top-N table with a sparkline per row; clicking a row filters by its value.
 function topPanel(id, dimension, heading, sketched) {

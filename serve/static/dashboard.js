@@ -114,7 +114,8 @@ class ApiError extends Error {
 
 async function api(path, body) {
   const headers = { "Content-Type": "application/json" };
-  if (token) headers.Authorization = "Bearer " + token;
+  const sent = token;
+  if (sent) headers.Authorization = "Bearer " + sent;
   let res;
   try {
     res = await fetch(path, body ? { method: "POST", headers, body: JSON.stringify(body) } : { headers });
@@ -124,7 +125,8 @@ async function api(path, body) {
   let data = null;
   try { data = await res.json(); } catch (e) { /* not JSON: a proxy's error page */ }
   if (res.status === 401) {
-    $("token").hidden = false;
+    // a request sent before a token was entered must not ask for it again
+    if (sent === token) $("token").hidden = false;
     throw new ApiError("auth", "this query API needs a token: enter it above");
   }
   if (res.status === 503) throw new ApiError("store", "the store is unavailable: " + ((data && data.error) || res.statusText));

@@ -14,12 +14,17 @@
    ``--rounds`` times each through the API: p50 / p99 per panel. Then again with a
    filter (``--filtered``, default ``service=web``), 3 rounds.
 
-With ``--url`` it measures a running query API instead (e.g. one on Druid: ``squall
-serve`` with ``SQUALL_STORE=druid://...``), and builds no store.
+With ``--url`` it measures a running query API instead, and builds no store. With
+``--druid`` it puts the same rows into real Druid (the local stack, ``squall stack up``):
+they are produced to a Kafka topic of this run's own, a Kafka supervisor ingests them
+into a datasource of this run's own, and once Druid counts every event the query API
+runs in this process on that datasource; the supervisor and datasource are removed at the
+end (``--keep`` keeps them and prints their names; ``--datasource`` measures a kept one).
 
     python -m bench dashboard [--hours 24] [--rate 2000] [--rounds 50] [--loads 5]
                               [--range 24h] [--filtered service=web]
-                              [--url http://127.0.0.1:8200]
+                              [--url http://127.0.0.1:8200 | --druid [--keep]
+                               | --datasource NAME]
 """
 
 from __future__ import annotations
@@ -211,6 +216,84 @@ def _build(path: Path, args: argparse.Namespace) -> None:
     )
 
 
+def _druid(args: argparse.Namespace) -> None:
+    import uuid
+    from dataclasses import replace
+
+    import orjson
+
+    from squall.broker import ensure_topics, open_broker
+    from squall.deploy.stack import druid
+    from squall.settings import load_settings
+
+    stack = load_settings(overrides={"broker": "kafka://127.0.0.1:9092"})
+    if not druid.healthy(8888):  # the router: what the store and the supervisor go through
+        print("   Druid's router does not answer: start the stack with `squall stack up`")
+        return
+    tag = uuid.uuid4().hex[:8]
+    s = replace(
+        stack,
+        topic_metrics=f"bench.dashboard.{tag}",
+        datasource=args.datasource or f"bench_dashboard_{tag}",
+    )
+    store_url = f"druid://127.0.0.1:8888/{s.datasource}"
+    if not args.datasource:
+        began = time.perf_counter()
+        end = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+        total = count = 0
+        with open_broker(s.broker_url) as broker:
+            ensure_topics(broker, s)
+            producer = broker.producer()
+            for row in _rows(end, args.hours, args.rate, random.Random(1)):
+                producer.send(s.topic_metrics, orjson.dumps(row), key=row["service"].encode())
+                total += row["events"]
+                count += 1
+            producer.flush()
+            producer.close()
+        print(
+            f"   produced {count:,} rows to {s.topic_metrics} "
+            f"in {time.perf_counter() - began:.0f} s"
+        )
+        druid.submit_supervisor(s)
+        _await_druid(store_url, total, began)
+    try:
+        with _served(store_url) as url:
+            _measure(url, args)
+    finally:
+        if args.keep or args.datasource:
+            print(f"   kept datasource {s.datasource} (topic {s.topic_metrics})")
+        else:
+            druid.terminate_supervisor(s)
+            druid.drop_datasource(s)
+
+
+def _await_druid(store_url: str, total: int, began: float) -> None:
+    """Wait until Druid counts every event of the rows produced (ingested, queryable)."""
+    from squall.serve.exceptions import ServeError
+    from squall.serve.query import parse_query
+
+    store = open_store(store_url)
+    query = parse_query(
+        {"queryType": "timeseries", "interval": "2000-01-01/2100-01-01", "metrics": ["events"]}
+    )
+    seen = -1
+    try:
+        while seen < total:
+            time.sleep(10)  # polling Druid's own count: nothing to wait on instead
+            try:
+                rows = store.query(query)
+            except ServeError as exc:  # not there yet: Druid is still starting the task
+                print(f"   waiting for Druid: {exc}"[:160])
+                continue
+            seen = rows[0]["events"] if rows else 0
+            print(
+                f"   Druid counts {seen:,} of {total:,} events "
+                f"({time.perf_counter() - began:.0f} s)"
+            )
+    finally:
+        store.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench dashboard", description=__doc__)
     parser.add_argument("--hours", type=float, default=24.0)
@@ -219,6 +302,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--loads", type=int, default=5, help="page loads for first render")
     parser.add_argument("--range", default="24h", help="the page's time preset")
     parser.add_argument("--url", help="measure this running query API instead")
+    parser.add_argument("--druid", action="store_true", help="the rows in the local stack's Druid")
+    parser.add_argument("--keep", action="store_true", help="with --druid: keep the datasource")
+    parser.add_argument("--datasource", help="with --druid: measure this kept datasource")
     parser.add_argument(
         "--filtered",
         default="service=web",
@@ -231,6 +317,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"dashboard: {machine()}")
     if args.url:
         _measure(args.url.rstrip("/"), args)
+        return
+    if args.druid or args.datasource:
+        _druid(args)
         return
     with tempfile.TemporaryDirectory(prefix="squall-bench-") as tmp:
         path = args.store or Path(tmp) / "metrics.duckdb"

@@ -12,6 +12,16 @@ Layout, all derived from ``squall.schema`` (no second copy of the columns):
   the smallest table that has every dimension it filters or groups on, so the
   dashboard's series merge one sketch per minute, and its top routes one per
   (minute, service, route), instead of one per (minute, every dimension) row.
+* five-minute and hourly roll-ups of those two projections (``log_metrics_by_route_5m``,
+  ``log_metrics_by_5m``, ``..._1h``), also written in the same transaction. A query whose
+  buckets are whole five minutes or hours (``five_minute`` ... ``day``, ``all``) that they
+  cover reads the whole hours of its interval from the hourly roll-up, the whole
+  five-minute stretches left at its edges from the five-minute one, and only the minutes
+  left after that from a minute table: a day's totals merge about 50 sketches, not
+  1,440; a day by five minutes, 288. Exact metrics stay exact (sums of the same
+  integers); sketch metrics are the union of the same values merged in another order, so
+  equal within the sketch's error. A file made before these tables existed gets them
+  filled from the minute tables when it is opened.
 * ``loader_offsets``: per (topic, partition), the next broker offset to load, committed
   with the rows (exactly-once loading, serve.loader).
 * ``log_events``: the raw events, for search (serve.duckdb_events, ``self.events``).
@@ -32,7 +42,7 @@ import contextlib
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +50,16 @@ import duckdb
 
 from squall import sketches
 from squall.exceptions import ConfigError
-from squall.rows import Accumulator, Key, WireRow, add_stored, finish, project, roll_up
+from squall.rows import (
+    Accumulator,
+    Key,
+    WireRow,
+    add_stored,
+    finish,
+    project,
+    roll_up,
+    roll_up_stored,
+)
 from squall.schema import DIMENSIONS, METRICS, TIME_COLUMN
 from squall.serve.duckdb_events import DuckDBEvents
 from squall.serve.duckdb_timeout import fetch_within
@@ -67,6 +86,8 @@ class Table:
 
     name: str
     dims: tuple[str, ...]
+    minutes: int = 1
+    """The time resolution in minutes: 1 (rows by the minute), 5 or 60 (roll-ups)."""
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -93,11 +114,19 @@ TABLES: tuple[Table, ...] = tuple(
         Table("log_metrics", DIMENSIONS),
         Table("log_metrics_by_route", ("service", "route")),
         Table("log_metrics_by_minute", ()),
+        Table("log_metrics_by_route_5m", ("service", "route"), 5),
+        Table("log_metrics_by_5m", (), 5),
+        Table("log_metrics_by_route_1h", ("service", "route"), 60),
+        Table("log_metrics_by_1h", (), 60),
     )
     if set(t.dims) <= set(DIMENSIONS)
 )
-"""The base table first; a query uses the table with the fewest dimensions that covers it."""
-_BY_SIZE = sorted(TABLES, key=lambda t: len(t.dims))
+"""The base table first; a query uses the table with the fewest dimensions that covers it
+(and for whole hours or five-minute stretches of a coarse query, a roll-up of one)."""
+_BY_SIZE = sorted((t for t in TABLES if t.minutes == 1), key=lambda t: len(t.dims))
+_ROLLUPS = sorted((t for t in TABLES if t.minutes > 1), key=lambda t: (-t.minutes, len(t.dims)))
+"""Coarsest first, then fewest dimensions."""
+_GRANULARITY_MINUTES = {"minute": 1, "five_minute": 5, "fifteen_minute": 15, "hour": 60}
 
 
 def _unnest(columns: Sequence[tuple[str, str]]) -> str:
@@ -148,6 +177,9 @@ class DuckDBStore(OffsetStore):
     def _create(self) -> None:
         cur = self._con.cursor()
         try:
+            existing = {
+                name for (name,) in cur.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+            }
             for table in TABLES:
                 cur.execute(table.ddl())
                 found = [
@@ -174,6 +206,9 @@ class DuckDBStore(OffsetStore):
                 "partition INTEGER NOT NULL, next_offset BIGINT NOT NULL, "
                 "PRIMARY KEY (topic, partition))"
             )
+            for table in TABLES:
+                if table.minutes > 1 and table.name not in existing:
+                    _backfill(cur, table)
         except duckdb.Error as exc:
             raise StoreError(f"cannot create the tables in {self.path}: {exc}") from exc
         finally:
@@ -197,12 +232,11 @@ class DuckDBStore(OffsetStore):
             try:
                 cur.execute("BEGIN TRANSACTION")
                 if accs:
-                    times = [k[0] for k in accs]
-                    span = (min(times), max(times))
                     # project first: merging stored rows mutates the accumulators
-                    deltas = [(table, project(accs, table.dims)) for table in TABLES]
+                    deltas = [(t, project(accs, t.dims, t.minutes)) for t in TABLES]
                     for table, delta in deltas:
-                        self._merge_table(cur, table, delta, span)
+                        times = [k[0] for k in delta]
+                        self._merge_table(cur, table, delta, (min(times), max(times)))
                 if offsets:
                     cur.execute(
                         f"INSERT OR REPLACE INTO {_OFFSETS} "
@@ -284,6 +318,31 @@ class DuckDBStore(OffsetStore):
 _NARROW_QUERY = "Use a shorter interval, a coarser granularity or a filter"
 
 
+def _backfill(cur: duckdb.DuckDBPyConnection, table: Table) -> None:
+    """Fill a new roll-up ``table`` from the minute table of the same dimensions, a day at
+    a time (a file written before the roll-up existed)."""
+    source = next(t for t in _BY_SIZE if t.dims == table.dims)
+    t = _q(TIME_COLUMN)
+    first, last = cur.execute(f"SELECT min({t}), max({t}) FROM {_q(source.name)}").fetchall()[0]
+    if first is None:
+        return
+    cols = ", ".join(_q(c) for c in (*source.key, *_METRIC_NAMES))
+    day = first.replace(hour=0, minute=0, second=0, microsecond=0)
+    while day <= last:
+        found = cur.execute(
+            f"SELECT {cols} FROM {_q(source.name)} WHERE {t} >= ? AND {t} < ?",
+            [day, day + timedelta(days=1)],
+        ).fetchall()
+        day += timedelta(days=1)
+        if not found:
+            continue
+        accs = roll_up_stored(found, len(source.key), table.minutes)
+        values = [finish(acc) for acc in accs.values()]
+        lists = [list(col) for col in zip(*accs, strict=True)]
+        lists += [list(col) for col in zip(*values, strict=True)]
+        cur.execute(f"INSERT INTO {_q(table.name)} SELECT {_unnest(table.column_types())}", lists)
+
+
 def _rollback(cur: duckdb.DuckDBPyConnection) -> None:
     with contextlib.suppress(duckdb.Error):  # already gone: nothing was committed
         cur.execute("ROLLBACK")
@@ -291,6 +350,8 @@ def _rollback(cur: duckdb.DuckDBPyConnection) -> None:
 
 _BUCKET_SQL = {
     "minute": _q(TIME_COLUMN),
+    "five_minute": f"time_bucket(INTERVAL 5 MINUTE, {_q(TIME_COLUMN)})",
+    "fifteen_minute": f"time_bucket(INTERVAL 15 MINUTE, {_q(TIME_COLUMN)})",
     "hour": f"date_trunc('hour', {_q(TIME_COLUMN)})",
     "day": f"date_trunc('day', {_q(TIME_COLUMN)})",
 }
@@ -305,6 +366,48 @@ def _metric_sql(m: OutputMetric) -> str:
     if m.op in ("min", "max"):
         return f"{m.op}({col})"
     raise AssertionError(m.op)
+
+
+def _source(
+    query: Query, table: Table, needed: set[str], metrics: Sequence[OutputMetric]
+) -> tuple[str, list[Any]]:
+    """The FROM of a query, and its parameters: the minute ``table``; or, for a query whose
+    buckets are whole hours or five-minute stretches, the roll-ups that cover it for the
+    whole hours and five-minute stretches of its interval and ``table`` for the rest."""
+    bucket = _GRANULARITY_MINUTES.get(query.granularity)  # None: day or all
+    levels = [
+        t for t in _ROLLUPS if needed <= set(t.dims) and (bucket is None or bucket % t.minutes == 0)
+    ]
+    levels = [t for i, t in enumerate(levels) if all(o.minutes != t.minutes for o in levels[:i])]
+    pieces = _pieces(query.start, query.end, [*levels, table])
+    if len(pieces) == 1:
+        return _q(pieces[0][0].name), []
+    t = _q(TIME_COLUMN)
+    columns = [TIME_COLUMN, *sorted(needed), *sorted({c for m in metrics for c in m.columns})]
+    cols = ", ".join(_q(c) for c in columns)
+    selects = [f"SELECT {cols} FROM {_q(p.name)} WHERE {t} >= ? AND {t} < ?" for p, _, _ in pieces]
+    params = [edge for _, a, b in pieces for edge in (a, b)]
+    return f"({' UNION ALL '.join(selects)})", params
+
+
+def _pieces(
+    start: datetime, end: datetime, levels: Sequence[Table]
+) -> list[tuple[Table, datetime, datetime]]:
+    """``[start, end)`` cut into (table, from, to): the coarsest level's whole steps in the
+    middle, the finer levels' for what is left at either edge (the last level: the rest)."""
+    first, rest = levels[0], levels[1:]
+    if not rest:
+        return [(first, start, end)]
+    step = timedelta(minutes=first.minutes)
+    inner_start = start + (datetime.min - start) % step  # ceiling
+    inner_end = end - (end - datetime.min) % step  # floor
+    if inner_start >= inner_end:
+        return _pieces(start, end, rest)
+    out = _pieces(start, inner_start, rest) if start < inner_start else []
+    out.append((first, inner_start, inner_end))
+    if inner_end < end:
+        out += _pieces(inner_end, end, rest)
+    return out
 
 
 class _Plan:
@@ -329,8 +432,9 @@ class _Plan:
         select += [_q(d) for d in self.dims]
         select += [_metric_sql(m) for m in self.sql_metrics]
         select += [f"list({_q(c)}) FILTER (WHERE {_q(c)} IS NOT NULL)" for c in self.sketch_columns]
+        source, self.params = _source(query, table, needed, metrics)
         where = [f"{_q(TIME_COLUMN)} >= ?", f"{_q(TIME_COLUMN)} < ?"]
-        self.params: list[Any] = [query.start, query.end]
+        self.params += [query.start, query.end]
         for dim, values in query.filter:
             where.append(f"{_q(dim)} IN ({', '.join('?' * len(values))})")
             self.params.extend(values)
@@ -351,7 +455,7 @@ class _Plan:
             self.rank_in_sql = False
         limit = f" LIMIT {max_rows + 1}" if query.query_type == "groupBy" else ""  # over: 400
         self.sql = (
-            f"SELECT {', '.join(select)} FROM {_q(table.name)} WHERE {' AND '.join(where)} "
+            f"SELECT {', '.join(select)} FROM {source} WHERE {' AND '.join(where)} "
             f"GROUP BY {group}{tail} ORDER BY {order}{limit}"
         )
         self.table = table

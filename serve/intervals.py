@@ -2,7 +2,8 @@
 
 Everything inside serve/ handles time as *naive UTC* ``datetime`` values, so that no
 store or process time zone can shift a bucket. Intervals are half-open, ``[start, end)``,
-as in Druid; buckets are aligned to UTC minute, hour and day boundaries.
+as in Druid; buckets are aligned to UTC minute, five- and fifteen-minute, hour and day
+boundaries (``five_minute`` and ``fifteen_minute`` are Druid's names for those buckets).
 """
 
 from __future__ import annotations
@@ -24,9 +25,22 @@ __all__ = [
     "parse_time",
 ]
 
-Granularity = Literal["minute", "hour", "day", "all"]
-GRANULARITIES: tuple[Granularity, ...] = ("minute", "hour", "day", "all")
-_STEP = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+Granularity = Literal["minute", "five_minute", "fifteen_minute", "hour", "day", "all"]
+GRANULARITIES: tuple[Granularity, ...] = (
+    "minute",
+    "five_minute",
+    "fifteen_minute",
+    "hour",
+    "day",
+    "all",
+)
+_STEP = {
+    "minute": timedelta(minutes=1),
+    "five_minute": timedelta(minutes=5),
+    "fifteen_minute": timedelta(minutes=15),
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+}
 
 
 def parse_time(text: str) -> datetime:
@@ -74,6 +88,10 @@ def floor_time(value: datetime, granularity: Granularity) -> datetime:
     """The start of the bucket holding ``value`` (``all`` has no floor: returns ``value``)."""
     if granularity == "minute":
         return value.replace(second=0, microsecond=0)
+    if granularity == "five_minute":
+        return value.replace(minute=value.minute - value.minute % 5, second=0, microsecond=0)
+    if granularity == "fifteen_minute":
+        return value.replace(minute=value.minute - value.minute % 15, second=0, microsecond=0)
     if granularity == "hour":
         return value.replace(minute=0, second=0, microsecond=0)
     if granularity == "day":

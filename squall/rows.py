@@ -42,6 +42,7 @@ __all__ = [
     "merge_rows",
     "project",
     "roll_up",
+    "roll_up_stored",
     "row_key",
 ]
 
@@ -233,17 +234,23 @@ def roll_up(rows: Iterable[WireRow]) -> dict[Key, Accumulator]:
     return out
 
 
-def project(accs: Mapping[Key, Accumulator], dims: Sequence[str]) -> dict[Key, Accumulator]:
-    """Re-key full-key accumulators onto ``(time, *dims)``, combining those that collide.
+def project(
+    accs: Mapping[Key, Accumulator], dims: Sequence[str], minutes: int = 1
+) -> dict[Key, Accumulator]:
+    """Re-key full-key accumulators onto ``(time, *dims)``, combining those that collide;
+    with ``minutes`` > 1, times are floored to that many minutes (a divisor of 60).
 
-    For all dimensions the result shares the accumulators of ``accs``; otherwise it holds
-    new ones. Project before folding stored rows into any of them."""
-    if tuple(dims) == DIMENSIONS:
+    For all dimensions by the minute the result shares the accumulators of ``accs``;
+    otherwise it holds new ones. Project before folding stored rows into any of them."""
+    if tuple(dims) == DIMENSIONS and minutes == 1:
         return dict(accs)
     positions = [1 + DIMENSIONS.index(d) for d in dims]
     out: dict[Key, Accumulator] = {}
     for key, acc in accs.items():
-        pkey = (key[0], *(key[p] for p in positions))
+        at = key[0]
+        if minutes > 1:
+            at = at.replace(minute=at.minute - at.minute % minutes)
+        pkey = (at, *(key[p] for p in positions))
         target = out.get(pkey)
         if target is None:
             target = out[pkey] = _new()
@@ -254,6 +261,23 @@ def project(accs: Mapping[Key, Accumulator], dims: Sequence[str]) -> dict[Key, A
 def add_stored(acc: Accumulator, stored: Sequence[Any]) -> None:
     """Fold a stored row's metric values (``METRICS`` order, sketches as bytes) into ``acc``."""
     _combine(acc, stored, sketch_lists=False)
+
+
+def roll_up_stored(
+    stored: Iterable[Sequence[Any]], nkey: int, minutes: int
+) -> dict[Key, Accumulator]:
+    """Stored rows (``nkey`` key columns, time first, then the metrics in ``METRICS`` order,
+    sketches as bytes) -> accumulators by key, times floored to ``minutes``: a coarser
+    roll-up built from a finer one."""
+    out: dict[Key, Accumulator] = {}
+    for row in stored:  # hot
+        at = row[0]
+        key = (at.replace(minute=at.minute - at.minute % minutes), *row[1:nkey])
+        acc = out.get(key)
+        if acc is None:
+            acc = out[key] = _new()
+        _combine(acc, row[nkey:], sketch_lists=False)
+    return out
 
 
 def finish(acc: Accumulator) -> list[Any]:

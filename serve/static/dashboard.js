@@ -14,7 +14,10 @@ const MIN = 60_000;
 const MAX_ROWS = 10_000; // the query API's limit on one answer
 const MAX_BUCKETS = 2_400; // per chart: ~6.5 years by day, with room for 4 status classes
 const PRESETS = { "15m": 15, "1h": 60, "3h": 180, "6h": 360, "12h": 720, "24h": 1440, "2d": 2880, "7d": 10080 };
-const STEP = { minute: MIN, hour: 60 * MIN, day: 1440 * MIN };
+const STEP = { minute: MIN, five_minute: 5 * MIN, fifteen_minute: 15 * MIN, hour: 60 * MIN, day: 1440 * MIN };
+// the top tables' columns after the value and its sparkline; p95 and users where asked
+const TOP_COLUMNS = [["events", ""], ["share", ""], ["error rate", ""], ["bytes", ""]];
+const SKETCH_COLUMNS = [["p95", "p95"], ["users", "users"]];
 const FILTER_DIMS = ["service", "route", "status_class", "status"];
 const CLASS_COLORS = { "1xx": "#a78bfa", "2xx": "#22c55e", "3xx": "#3b82f6", "4xx": "#f59e0b", "5xx": "#ef4444" };
 const $ = (id) => document.getElementById(id);
@@ -111,7 +114,8 @@ class ApiError extends Error {
 
 async function api(path, body) {
   const headers = { "Content-Type": "application/json" };
-  if (token) headers.Authorization = "Bearer " + token;
+  const sent = token;
+  if (sent) headers.Authorization = "Bearer " + sent;
   let res;
   try {
     res = await fetch(path, body ? { method: "POST", headers, body: JSON.stringify(body) } : { headers });
@@ -121,7 +125,8 @@ async function api(path, body) {
   let data = null;
   try { data = await res.json(); } catch (e) { /* not JSON: a proxy's error page */ }
   if (res.status === 401) {
-    $("token").hidden = false;
+    // a request sent before a token was entered must not ask for it again
+    if (sent === token) $("token").hidden = false;
     throw new ApiError("auth", "this query API needs a token: enter it above");
   }
   if (res.status === 503) throw new ApiError("store", "the store is unavailable: " + ((data && data.error) || res.statusText));
@@ -139,11 +144,17 @@ function queryFilter(except) {
 
 // -- the window --------------------------------------------------------------------------
 
+// At most ~360 points a chart, as Grafana's max data points: a point per minute up to 6
+// hours, then 5 minutes up to a day (288), 15 minutes up to 3 days, hours, days. Coarse
+// buckets are also what the stores answer fastest (DuckDB's hourly and 5-minute roll-ups).
 function granularityFor(span) {
-  if (span <= 25 * 60 * MIN) return "minute";
+  if (span <= 6 * 60 * MIN) return "minute";
+  if (span <= 25 * 60 * MIN) return "five_minute";
+  if (span <= 3 * 1440 * MIN) return "fifteen_minute";
   if (span <= 62 * 1440 * MIN) return "hour";
   return "day";
 }
+const GRANULARITY_LABEL = { minute: "minute", five_minute: "5 minutes", fifteen_minute: "15 minutes", hour: "hour", day: "day" };
 
 function sparkGranularityFor(span) {
   if (span <= 3 * 60 * MIN) return "minute";
@@ -262,15 +273,16 @@ function tooltipPlugin(panel) {
 }
 
 // Click a point of a chart (no drag): the dashboard, and so the events panel, narrows to
-// that minute.
-function pointClickHook(u) {
+// that bucket (a minute, 5 minutes, ...).
+function pointClickHook(u, panel) {
   let downX = null;
   u.over.addEventListener("mousedown", (e) => { downX = e.clientX; });
   u.over.addEventListener("click", (e) => {
     if (downX === null || Math.abs(e.clientX - downX) > 3) return;
     const left = e.clientX - u.over.getBoundingClientRect().left; // not u.cursor: set per frame
-    const from = floorTo(u.posToVal(left, "x") * 1000, MIN);
-    setState({ range: "abs", from, to: from + MIN, live: false });
+    const step = panel.win ? panel.win.step : MIN;
+    const from = floorTo(u.posToVal(left, "x") * 1000, step);
+    setState({ range: "abs", from, to: from + step, live: false });
   });
 }
 
@@ -311,7 +323,7 @@ function makeChart(panel) {
     axes: [{ ...axis, ...timeAxis }, { ...axis, size: 62, values: (u, splits, ax, space, incr) => splits.map((v) => panel.def.axisFormat(v, incr)) }],
     legend: { live: false },
     cursor: { drag: { x: true, y: false, setScale: false }, sync: { key: "squall" }, points: { show: false } },
-    hooks: { setSelect: [zoomHook], ready: [pointClickHook] },
+    hooks: { setSelect: [zoomHook], ready: [(u) => pointClickHook(u, panel)] },
     plugins: [marksPlugin(panel), tooltipPlugin(panel)],
   };
   panel.plot.replaceChildren();
@@ -431,20 +443,20 @@ const PANELS = [
     }),
     axisFormat: (v, incr) => fmtNum(v, axisDigits(incr)),
   },
-  topPanel("top-route", "route", "route"),
-  topPanel("top-service", "service", "service"),
-  topPanel("top-status", "status", "status"),
+  // p95 and users per row where the store answers them fast (DuckDB: from its route
+  // roll-ups); a status code's would merge a sketch per (minute, every dimension) row
+  topPanel("top-route", "route", "route", true),
+  topPanel("top-service", "service", "service", true),
+  topPanel("top-status", "status", "status", false),
 ];
 
 // A top-N table with a sparkline per row; clicking a row filters by its value.
-function topPanel(id, dimension, heading) {
+function topPanel(id, dimension, heading, sketched) {
   return {
     id,
     query: (w) => ({ queryType: "topN", interval: w.interval, granularity: "all", dimension,
                      metric: "events", threshold: 10, filter: queryFilter(),
-                     // exact metrics only: per-row p95 or users would merge a sketch per
-                     // (minute, row) of the window, seconds over a day of data on DuckDB
-                     metrics: ["events", "error_rate", "bytes"] }),
+                     metrics: ["events", "error_rate", "bytes", ...(sketched ? ["latency_p95", "unique_users"] : [])] }),
     // the sparklines: the same top values per bucket, once the top values are known
     followUp: (w, result) => {
       const values = result.rows.map((r) => r[dimension]);
@@ -479,6 +491,7 @@ function topPanel(id, dimension, heading) {
           [fmtShare(r.events, ctx.totals.events), "share"], [fmtPct(r.error_rate), "error-rate"],
           [fmtBytes(r.bytes), "bytes"],
         ];
+        if (sketched) cells.push([fmtMs(r.latency_p95), "p95"], [fmtInt(r.unique_users), "users"]);
         for (const [text, cls] of cells) {
           const td = document.createElement("td");
           if (cls) td.className = cls;
@@ -492,6 +505,7 @@ function topPanel(id, dimension, heading) {
     },
     table: true,
     heading,
+    columns: [[heading, ""], ["trend", "spark"], ...TOP_COLUMNS, ...(sketched ? SKETCH_COLUMNS : [])],
   };
 }
 
@@ -626,7 +640,7 @@ function setupPanels() {
         panel.table = document.createElement("table");
         const head = document.createElement("thead");
         const tr = document.createElement("tr");
-        for (const [text, cls] of [[def.heading, ""], ["trend", "spark"], ["events", ""], ["share", ""], ["error rate", ""], ["bytes", ""]]) {
+        for (const [text, cls] of def.columns) {
           const th = document.createElement("th"); th.textContent = text; if (cls) th.className = cls; tr.append(th);
         }
         head.append(tr);
@@ -669,15 +683,22 @@ async function refresh() {
     queryType: "topN", interval: w.interval, granularity: "all", dimension: dim, metric: "events",
     threshold: 200, filter: queryFilter(dim), metrics: ["events"] }));
   const queries = PANELS.map((p) => p.query(w));
+  // every request at once, the panels' first; a table's sparklines as soon as its own
+  // top values are known, not after every panel has answered
+  const totalsAnswer = api("/api/v1/query", totalsQuery);
+  const answers = PANELS.map((p, i) => api("/api/v1/query", queries[i]).then(async (result) => {
+    const followQuery = p.followUp ? p.followUp(w, result) : null;
+    return [result, followQuery, followQuery ? await api("/api/v1/query", followQuery) : null];
+  }));
+  const optionAnswers = optionQueries.map((q) => api("/api/v1/query", q));
   const eventsBody = searchBody(w);
   const eventsAnswer = api("/api/v1/search", eventsBody).catch((e) => e); // shown in its panel
-  const [totalsResult, options, results] = await Promise.all([
-    api("/api/v1/query", totalsQuery),
-    Promise.all(optionQueries.map((q) => api("/api/v1/query", q))),
-    Promise.all(queries.map((q) => api("/api/v1/query", q))),
+  const [totalsResult, options, answered] = await Promise.all([
+    totalsAnswer, Promise.all(optionAnswers), Promise.all(answers),
   ]);
-  const followQueries = PANELS.map((p, i) => (p.followUp ? p.followUp(w, results[i]) : null));
-  const follow = await Promise.all(followQueries.map((q) => (q ? api("/api/v1/query", q) : null)));
+  const results = answered.map((a) => a[0]);
+  const followQueries = answered.map((a) => a[1]);
+  const follow = answered.map((a) => a[2]);
   const eventsResult = await eventsAnswer;
   if (mine !== generation) return false; // a newer refresh (the state changed) owns the page
   if (eventsResult instanceof ApiError && eventsResult.kind !== "api") throw eventsResult;
@@ -699,7 +720,7 @@ async function refresh() {
     $("from").value = isoMinute(w.start);
     $("to").value = isoMinute(w.end);
   }
-  $("window-label").textContent = `${fmtTime(w.start)} – ${fmtTime(w.end)} UTC, per ${w.granularity}`;
+  $("window-label").textContent = `${fmtTime(w.start)} – ${fmtTime(w.end)} UTC, per ${GRANULARITY_LABEL[w.granularity]}`;
   $("status").textContent = bounds.maxTime
     ? `data through ${bounds.maxTime} · refreshed ${new Date().toISOString().slice(11, 19)} UTC`
     : "no data yet";

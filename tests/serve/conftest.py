@@ -135,6 +135,9 @@ def delta_rows(events: list[Event], flushes: int, seed: int = 3) -> list[dict[st
 def floor(t: datetime, granularity: str, start: datetime) -> datetime:
     if granularity == "minute":
         return t.replace(second=0, microsecond=0)
+    if granularity in ("five_minute", "fifteen_minute"):
+        step = 5 if granularity == "five_minute" else 15
+        return t.replace(minute=t.minute - t.minute % step, second=0, microsecond=0)
     if granularity == "hour":
         return t.replace(minute=0, second=0, microsecond=0)
     if granularity == "day":

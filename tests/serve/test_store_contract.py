@@ -18,7 +18,15 @@ Event = Any
 WHOLE = "2015-05-17T22:00:00Z/2015-05-18T02:00:00Z"
 # deliberately not aligned to minutes or hours; crosses midnight
 PART = "2015-05-17T23:07:30Z/2015-05-18T00:41:00Z"
-STEP = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+# whole hours inside, whole five minutes and single minutes at both edges (DuckDB's roll-ups)
+EDGES = "2015-05-17T22:07:30Z/2015-05-18T01:41:00Z"
+STEP = {
+    "minute": timedelta(minutes=1),
+    "five_minute": timedelta(minutes=5),
+    "fifteen_minute": timedelta(minutes=15),
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+}
 
 
 def parse_iso(text: str) -> datetime:
@@ -41,6 +49,8 @@ def buckets(interval: str, granularity: str) -> list[str]:
         return [iso(start)]
     t = {
         "minute": start.replace(second=0, microsecond=0),
+        "five_minute": start.replace(minute=start.minute - start.minute % 5, second=0),
+        "fifteen_minute": start.replace(minute=start.minute - start.minute % 15, second=0),
         "hour": start.replace(minute=0, second=0, microsecond=0),
         "day": start.replace(hour=0, minute=0, second=0, microsecond=0),
     }[granularity]
@@ -74,8 +84,10 @@ FILTERS: list[dict[str, Any] | None] = [
 ]
 
 
-@pytest.mark.parametrize("granularity", ["minute", "hour", "day", "all"])
-@pytest.mark.parametrize("interval", [WHOLE, PART])
+@pytest.mark.parametrize(
+    "granularity", ["minute", "five_minute", "fifteen_minute", "hour", "day", "all"]
+)
+@pytest.mark.parametrize("interval", [WHOLE, PART, EDGES])
 def test_timeseries_every_metric_each_granularity(
     gt: Any, query: Post, events: list[Event], granularity: str, interval: str
 ) -> None:
@@ -131,7 +143,9 @@ def test_empty_buckets_are_zero_filled(query: Post) -> None:
     assert all(row["events"] > 0 for row in rows[5:])
 
 
-@pytest.mark.parametrize("granularity", ["minute", "hour", "day", "all"])
+@pytest.mark.parametrize(
+    "granularity", ["minute", "five_minute", "fifteen_minute", "hour", "day", "all"]
+)
 @pytest.mark.parametrize(
     ("dims", "flt"),
     [

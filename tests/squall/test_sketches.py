@@ -72,3 +72,27 @@ def test_nothing_merges_to_nothing() -> None:
 def test_corrupt_sketches_are_refused_by_column(value: object, message: str) -> None:
     with pytest.raises(RowFormatError, match=message):
         HLL.blob(value, "col")
+
+
+@pytest.mark.parametrize("size", [1, 300, 5_000, 60_000])
+def test_one_sketch_is_read_as_its_union_would_be(size: int) -> None:
+    # quantiles() and hll_estimate() skip the union for a single sketch; [blob, None]
+    # still takes the union path, so the two answers must be identical, not just close
+    rng = random.Random(size)
+    latency, users = QUANTILES.new(), HLL.new()
+    for _ in range(size):
+        latency.update(rng.lognormvariate(3.5, 0.8))
+        users.update(f"user-{rng.randrange(size * 2)}")
+    raw = (QUANTILES.blob(QUANTILES.encode(latency), "l"), HLL.blob(HLL.encode(users), "u"))
+    merged = (  # as the stores keep rows merged from several deltas
+        QUANTILES.merge_blobs([raw[0], raw[0]]),
+        HLL.merge_blobs([raw[1], HLL.blob(HLL.encode(HLL.new()), "u")]),
+    )
+    fractions = [0.5, 0.95, 0.99]
+    for lat, usr in (raw, merged):
+        assert lat is not None and usr is not None
+        assert quantiles([lat], fractions) == quantiles([lat, None], fractions)
+        assert hll_estimate([usr]) == hll_estimate([usr, None])
+    assert quantiles([raw[0]], fractions)[0] == pytest.approx(
+        QUANTILES.deserialize(raw[0]).get_quantile(0.5)
+    )

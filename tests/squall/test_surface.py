@@ -28,6 +28,7 @@ SURFACE = {
         "merge_rows",
         "project",
         "roll_up",
+        "roll_up_stored",
         "row_key",
     ],
     "squall.sketches": [

@@ -570,7 +570,7 @@ def settle_and_compare(
             return seen[-1] >= want
 
         try:
-            wait_for(arrived, plan.settle_timeout, lambda: f"{want} events in the store")
+            wait_for(arrived, plan.settle_timeout, lambda w=want: f"{w} events in the store")
         except AssertionError as exc:
             return [f"{exc}; it counted {seen[-1]} (sent {expected} + {markers} markers)"]
         if seen[-1] != want:

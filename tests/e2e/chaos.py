@@ -280,10 +280,21 @@ class Stack:
         wait_for(lambda: len(self._workers()) == 2, 60, lambda: "two compute workers")
 
     def _start_part(self, part: str) -> None:
+        """Start ``part`` and wait for its health check (faults run in threads of their
+        own, so this watches only its part, never the group's other members)."""
         assert self.group is not None
         self.group.start(part)
-        url = self.collector if part == "collector" else self.serve
-        self.group.wait_http(part, f"{url}/healthz", timeout=120)
+        proc = self.group.procs[part]
+        url = f"{self.collector if part == 'collector' else self.serve}/healthz"
+
+        def healthy() -> bool:
+            assert proc.poll() is None, f"{part} exited; see {self.data_dir / 'logs'}"
+            try:
+                return httpx.get(url, timeout=1.0).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(healthy, 120, lambda: f"{part} to answer {url}")
 
     def _workers(self) -> list[int]:
         assert self.group is not None
@@ -298,6 +309,7 @@ class Stack:
         """kill -9 ``part``; what ``restart`` needs to know of it."""
         assert self.group is not None
         if part == "worker":
+            wait_for(lambda: bool(self._workers()), 60, lambda: "a compute worker to kill")
             victim = random.Random(time.monotonic_ns()).choice(self._workers())
             os.kill(victim, signal.SIGKILL)
             return victim
@@ -421,11 +433,13 @@ class LocalStack(Stack):
         if part == "kafka":
             from squall.deploy.stack import kafka
 
-            kafka.up(self.stack)
+            with _STACK_LOCK:
+                kafka.up(self.stack)
         elif part.startswith("druid-"):
             from squall.deploy.stack import druid
 
-            druid.up(self.stack, supervisor=False)
+            with _STACK_LOCK:  # starts whichever Druid services are down
+                druid.up(self.stack, supervisor=False)
         else:
             super().restart(part, token)
 
@@ -436,6 +450,10 @@ class LocalStack(Stack):
         with contextlib.suppress(Exception):
             druid.terminate_supervisor(self.settings)
             druid.drop_datasource(self.settings)
+
+
+_STACK_LOCK = threading.Lock()
+"""deploy.stack's ``up`` calls one at a time (two would start the same JVM twice)."""
 
 
 def _jvm(stack: Settings, part: str) -> Any:
@@ -511,19 +529,17 @@ def run(plan: Plan, data_dir: Path) -> Outcome:
         client = LoadClient(stack.collector, events, f"chaos-{plan.seed}-{uuid.uuid4().hex[:6]}",
                             rate=plan.rate)  # fmt: skip
         sender = threading.Thread(target=client.run, name="chaos-client", daemon=True)
+        locks = {part: threading.Lock() for part in parts}
         began = time.monotonic()
         sender.start()
-        for fault in schedule:
-            time.sleep(max(0.0, began + fault.at - time.monotonic()))  # the schedule's clock
-            token = stack.kill(fault.part)
-            killed = time.monotonic()
-            time.sleep(max(0.0, killed + fault.down - time.monotonic()))  # the downtime
-            restarted = time.monotonic()
-            stack.restart(fault.part, token)
-            took = time.monotonic() - restarted  # for a worker: from the kill
-            out.recoveries.append((fault, took))
-            _log(f"{fault.part}: killed at t+{killed - began:.1f} s, restarted after "
-                 f"{restarted - killed:.1f} s, healthy {took:.1f} s later")  # fmt: skip
+        faults = [
+            threading.Thread(target=_inject, args=(stack, fault, began, locks, out), daemon=True)
+            for fault in schedule
+        ]
+        for thread in faults:
+            thread.start()
+        for thread in faults:
+            thread.join(timeout=900)
         sender.join(timeout=max(60.0, 3 * span))
         assert not sender.is_alive(), "the client did not finish sending"
         if client.error is not None:
@@ -546,6 +562,29 @@ def run(plan: Plan, data_dir: Path) -> Outcome:
         if plan.stack == "local":
             ensure_all_up(local_stack_settings())
     return out
+
+
+def _inject(
+    stack: Stack, fault: Fault, began: float, locks: dict[str, threading.Lock], out: Outcome
+) -> None:
+    """One fault, in a thread of its own: faults of different parts overlap when the
+    schedule says so; a part is killed again only once it is back from the last one."""
+    time.sleep(max(0.0, began + fault.at - time.monotonic()))  # the schedule's clock
+    with locks[fault.part]:
+        try:
+            token = stack.kill(fault.part)
+            killed = time.monotonic()
+            time.sleep(max(0.0, killed + fault.down - time.monotonic()))  # the downtime
+            restarted = time.monotonic()
+            stack.restart(fault.part, token)
+        except Exception as exc:
+            out.problems.append(f"{fault}: {type(exc).__name__}: {exc}")
+            traceback.print_exc()
+            return
+        took = time.monotonic() - restarted  # for a worker: from the kill
+        out.recoveries.append((fault, took))
+        _log(f"{fault.part}: killed at t+{killed - began:.1f} s, restarted after "
+             f"{restarted - killed:.1f} s, healthy {took:.1f} s later")  # fmt: skip
 
 
 def settle_and_compare(
@@ -594,7 +633,7 @@ def report(out: Outcome) -> None:
     status = "PASS" if out.ok else "FAIL"
     print(f"== seed {out.seed} on {out.stack}: {status}; {out.accepted} events acked, "
           f"{out.retries} client retries, settled in {out.settle:.1f} s", flush=True)  # fmt: skip
-    for fault, took in out.recoveries:
+    for fault, took in sorted(out.recoveries, key=lambda r: r[0].at):
         print(f"     {fault}  -> healthy {took:.1f} s after restart")
     for problem in out.problems[:20]:
         print(f"     PROBLEM: {problem}")

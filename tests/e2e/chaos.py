@@ -433,12 +433,12 @@ class LocalStack(Stack):
         if part == "kafka":
             from squall.deploy.stack import kafka
 
-            with _STACK_LOCK:
+            with _KAFKA_LOCK:
                 kafka.up(self.stack)
         elif part.startswith("druid-"):
             from squall.deploy.stack import druid
 
-            with _STACK_LOCK:  # starts whichever Druid services are down
+            with _DRUID_LOCK:  # starts whichever Druid services are down
                 druid.up(self.stack, supervisor=False)
         else:
             super().restart(part, token)
@@ -452,8 +452,9 @@ class LocalStack(Stack):
             druid.drop_datasource(self.settings)
 
 
-_STACK_LOCK = threading.Lock()
-"""deploy.stack's ``up`` calls one at a time (two would start the same JVM twice)."""
+_KAFKA_LOCK = threading.Lock()
+_DRUID_LOCK = threading.Lock()
+"""A service's ``deploy.stack`` ``up`` one at a time (two would start a JVM twice)."""
 
 
 def _jvm(stack: Settings, part: str) -> Any:

@@ -396,7 +396,7 @@ class LocalStack(Stack):
         return {
             **super().env(),
             "broker": s.broker_url,
-            "store": "druid://127.0.0.1:8888",
+            "store": f"druid://127.0.0.1:8888/{s.datasource}",  # the datasource is in the URL
             "datasource": s.datasource,
             "topic_raw": s.topic_raw,
             "topic_metrics": s.topic_metrics,

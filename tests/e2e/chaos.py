@@ -438,8 +438,7 @@ class LocalStack(Stack):
         elif part.startswith("druid-"):
             from squall.deploy.stack import druid
 
-            with _DRUID_LOCK:  # starts whichever Druid services are down
-                druid.up(self.stack, supervisor=False)
+            druid.start_service(self.stack, part)  # that one only: others may be down too
         else:
             super().restart(part, token)
 
@@ -453,8 +452,7 @@ class LocalStack(Stack):
 
 
 _KAFKA_LOCK = threading.Lock()
-_DRUID_LOCK = threading.Lock()
-"""A service's ``deploy.stack`` ``up`` one at a time (two would start a JVM twice)."""
+"""Kafka's ``deploy.stack`` ``up`` one at a time (two would start the JVM twice)."""
 
 
 def _jvm(stack: Settings, part: str) -> Any:

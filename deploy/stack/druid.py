@@ -44,6 +44,7 @@ __all__ = [
     "is_up",
     "kafka_bootstrap",
     "services",
+    "start_service",
     "status",
     "submit_events_supervisor",
     "submit_supervisor",
@@ -170,6 +171,23 @@ def up(settings: Settings, *, supervisor: bool = True) -> list[ServiceState]:
             )
     log.info("Druid is up in %.1f s (jars %.1f s); router %s", total, jars_s, ROUTER_URL)
     return states
+
+
+def start_service(settings: Settings, name: str) -> ServiceState:
+    """Start the one Druid service ``name`` (e.g. ``druid-indexer``) unless it runs, and
+    wait until it is healthy; the others and ZooKeeper are left alone (``up`` must have
+    written the configuration). For restarting a service that died, as chaos does,
+    without waiting on the health of any other."""
+    svc = next((s for s in services(settings) if s.name == name), None)
+    if svc is None:
+        known = ", ".join(s.name for s in services(settings))
+        raise ServiceFailed(f"no Druid service {name!r}; the services are {known}")
+    began = time.monotonic()
+    pid, fresh = process.start(svc)
+    process.wait_healthy(svc, pid, _health_check(_port(svc)), START_TIMEOUT)
+    took = time.monotonic() - began
+    detail = f"healthy {took:.1f} s after start" if fresh else "already running"
+    return ServiceState(svc.name, True, pid, _address(svc), True, f"{detail}; log {svc.log_file}")
 
 
 def _address(svc: process.JvmService) -> str:

@@ -2,8 +2,13 @@
 
 The record value is the event in Flume's JSON shape, ``{"headers": {...}, "body": "..."}``
 (orjson); the key is the ``service`` header (no key if absent), so a service's events
-stay in one partition. A ``partition`` header (an integer in range) overrides the key's
-choice; one that is not a valid partition is ignored, never retried forever. ``send``
+stay in one partition. An event without that header still gets a fixed partition: the
+one its ``id`` header hashes to (CRC-32), so that a copy of it (a client's retry of a
+request whose answer it never saw, or the channel's replay after a crash) lands in the
+same partition as the original, where the topology's spout drops repeats by id. Spread
+round-robin instead, a copy could land in another partition and be counted twice. A
+``partition`` header (an integer in range) overrides the key's choice; one that is not
+a valid partition is ignored, never retried forever. ``send``
 then ``flush`` makes the batch durable (the broker contract), after which the runner
 commits the channel take.
 """
@@ -11,6 +16,7 @@ commits the channel take.
 from __future__ import annotations
 
 import contextlib
+import zlib
 
 import orjson
 
@@ -65,16 +71,22 @@ class BrokerSink(Sink):
             raise SinkError("broker sink is not started")
         topic, key_header, dumps = self.topic, self.key_header, orjson.dumps
         part_header, valid = self.partition_header, self._valid_partitions
+        n, crc32 = len(valid), zlib.crc32
         try:
             for e in events:  # hot
                 headers = e["headers"]
                 key = headers.get(key_header)
                 override = headers.get(part_header)
+                partition = valid.get(override) if override is not None else None
+                if key is None and partition is None and n:
+                    event_id = headers.get("id")
+                    if type(event_id) is str:  # copies of an event share its partition
+                        partition = crc32(event_id.encode()) % n
                 producer.send(
                     topic,
                     dumps(e),
                     key.encode() if key is not None else None,
-                    valid.get(override) if override is not None else None,
+                    partition,
                 )
             producer.flush()
         except SquallError as exc:

@@ -23,6 +23,7 @@ collector's at-least-once delivery may produce) are dropped by the spout.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -40,12 +41,15 @@ from squall.compute.topologies.log_metrics.events import EventEncoder
 from squall.compute.topologies.log_metrics.parse import ParsedEvent, Rejected, parse_event
 from squall.compute.topology import Topology
 from squall.compute.tuple import Tuple
+from squall.exceptions import SquallError
 from squall.rows import encode_row
 from squall.settings import Settings
 
 __all__ = ["CONFIG", "NAME", "build_topology", "group"]
 
 NAME = "log-metrics"
+log = logging.getLogger(__name__)
+
 MAX_BATCH = 2000
 """Records per poll, so per tuple; a poll costs the Kafka client ~0.1 ms however many
 records it returns."""
@@ -58,19 +62,88 @@ INTERNAL_ERROR = "the parser failed on this event (a bug in Squall; please repor
 class EventSpout(BrokerBatchSpout):
     """Decodes Flume events to ``[headers, body, id]`` (``[None, text, None]`` when a
     record is not one) and drops repeats of an ``id`` seen in the last ``dedup_window``
-    events of the same partition (duplicates share the key, so they share the partition).
-    An event without an ``id`` header gets ``raw-<partition>-<offset>``: unique, and the
-    same after a replay (the dead letter keeps the headers as they came)."""
+    events of the same partition (copies of an event share its partition: the collector
+    keys it by service, else places it by id). An event without an ``id`` header gets
+    ``raw-<partition>-<offset>``: unique, and the same after a replay (the dead letter
+    keeps the headers as they came).
+
+    The window outlives a restart and a rebalance: when a partition is assigned, the
+    spout reads back up to ``warm_up`` records before the committed offset only to learn
+    their ids, then goes on from the committed offset. Without that, a copy that arrives
+    after a restart (a client's retry of a request whose answer was lost when the
+    collector died, the collector's channel replay) met an empty window and was counted
+    a second time (found by ``make chaos``). Best effort: a broker that cannot seek
+    there leaves the window empty, as before."""
 
     outputs = ["events"]
 
-    def __init__(self, *args: Any, dedup_window: int = 200_000, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, dedup_window: int = 200_000, warm_up: int = 50_000, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.dedup_window = dedup_window
+        self.warm_up = min(warm_up, dedup_window)
 
     def open(self, context: TopologyContext) -> None:
         self._seen: dict[TopicPartition, tuple[set[str], deque[str]]] = {}
+        self._warming: dict[TopicPartition, int] = {}  # read back up to this offset
         super().open(context)
+
+    def _assigned(self, tps: set[TopicPartition]) -> None:
+        super()._assigned(tps)
+        for tp in tps:
+            self._seen.pop(tp, None)
+            self._warming.pop(tp, None)
+            if self.warm_up <= 0:
+                continue
+            try:
+                committed = self._consumer.committed(tp)
+                if committed:
+                    self._consumer.seek(tp, max(0, committed - self.warm_up))
+                    self._warming[tp] = committed
+            except SquallError as exc:
+                log.warning("%s: no de-duplication warm-up for %s: %s", self.group, tp, exc)
+
+    def _revoked(self, tps: set[TopicPartition]) -> None:
+        super()._revoked(tps)
+        for tp in tps:
+            self._seen.pop(tp, None)
+            self._warming.pop(tp, None)
+
+    def _poll(self) -> list[Record]:
+        records = super()._poll()
+        warming = self._warming
+        if not warming or not records:
+            return records
+        keep: list[Record] = []
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            until = warming.get(tp)
+            if until is None:
+                keep.append(record)
+            elif record.offset < until:  # read back: its id only, never emitted again
+                self._remember(tp, record)
+            else:
+                del warming[tp]
+                keep.append(record)
+        return keep
+
+    def _remember(self, tp: TopicPartition, record: Record) -> None:
+        try:
+            event_id = (orjson.loads(record.value).get("headers") or {}).get("id")
+        except (orjson.JSONDecodeError, AttributeError):
+            return
+        if not event_id or type(event_id) is not str:
+            return
+        seen = self._seen.get(tp)
+        if seen is None:
+            seen = self._seen[tp] = (set(), deque())
+        ids, order = seen
+        if event_id not in ids:
+            ids.add(event_id)
+            order.append(event_id)
+            if len(order) > self.dedup_window:
+                ids.discard(order.popleft())
 
     def to_batch(self, tp: TopicPartition, records: Sequence[Record]) -> list[Any]:
         seen = self._seen.get(tp)

@@ -114,20 +114,30 @@ def _client(
     )
 
 
-def _wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+def wait_answering(
+    port: int,
+    proc: subprocess.Popen[bytes],
+    timeout: float = 30.0,
+    what: str = "collector",
+    request: tuple[str, str, bytes | None] = ("GET", "/healthz", None),
+) -> None:
+    """Until ``request`` (method, path, body) on ``port`` gets a 200 (a start, not a sync);
+    exits if ``proc`` dies first."""
+    method, path, body = request
+    headers = {"content-type": "application/json"} if body is not None else {}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"collector exited with {proc.returncode}")
+            raise SystemExit(f"{what} exited with {proc.returncode}: {stop(proc)[-2000:]!r}")
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/healthz")
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request(method, path, body, headers)
             if conn.getresponse().status == 200:
                 return
         except OSError:
             pass
         time.sleep(0.1)
-    raise SystemExit("collector did not become healthy")
+    raise SystemExit(f"{what} did not answer {method} {path} within {timeout:.0f} s")
 
 
 def _sink_figures(port: int) -> tuple[float, float]:
@@ -224,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="squall-bench-") as tmp:
         proc = start_collector(port, Path(tmp), args.channel, args.sink, args.broker)
         try:
-            _wait_healthy(port, proc)
+            wait_answering(port, proc)
             r, rss = measure(
                 port, proc.pid, path, headers, bodies, args.batch, seconds, args.connections
             )

@@ -21,14 +21,12 @@ for each, and Squall's ratio.
 from __future__ import annotations
 
 import argparse
-import http.client
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from bench.collector import _bodies, _free_port, _wait_healthy, measure, start_collector, stop
+from bench.collector import _bodies, _free_port, measure, start_collector, stop, wait_answering
 from bench.common import machine
 from squall.deploy.stack import POMS, maven, paths
 from squall.settings import load_settings
@@ -85,23 +83,6 @@ def start_flume(port: int, state: Path, channel: str, lib: Path) -> subprocess.P
     )
 
 
-def _wait_flume(port: int, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
-    """Until Flume's HTTP source takes an empty batch (its start, not a sync)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"Flume exited with {proc.returncode}: {stop(proc)[-2000:]!r}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("POST", "/", b"[]", {"content-type": "application/json"})
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("Flume's HTTP source did not answer")
-
-
 def _run(system: str, channel: str, batch: int, args: argparse.Namespace, lib: Path) -> dict:
     path, headers, bodies = _bodies("events", batch)
     port = _free_port()
@@ -112,10 +93,10 @@ def _run(system: str, channel: str, batch: int, args: argparse.Namespace, lib: P
         else:
             proc = start_collector(port, Path(tmp), channel)
         try:
-            if system == "flume":
-                _wait_flume(port, proc)
+            if system == "flume":  # its HTTP source takes an empty batch once started
+                wait_answering(port, proc, 120.0, "Flume", ("POST", "/", b"[]"))
             else:
-                _wait_healthy(port, proc)
+                wait_answering(port, proc)
             if args.warm_up > 0:  # a JVM compiles its hot path in the first seconds
                 measure(port, proc.pid, path, headers, bodies, batch, args.warm_up, 1)
             r, rss = measure(

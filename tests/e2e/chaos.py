@@ -56,7 +56,7 @@ import orjson
 from squall.compute.topologies.log_metrics.route import template_route
 from squall.processes import ProcessGroup, child_env
 from squall.settings import Settings, load_settings
-from squall.traffic import generate_events
+from squall.traffic import generate_events, ndjson
 
 EMBEDDED_PARTS = ("collector", "worker", "serve")
 LOCAL_PARTS = ("collector", "worker", "serve", "kafka", "druid-indexer", "druid-historical")
@@ -332,10 +332,9 @@ class Stack:
         self.group.check()
 
     def post(self, events: list[dict[str, Any]]) -> None:
-        body = b"".join(orjson.dumps(e) + b"\n" for e in events)
         r = self.http.post(
             f"{self.collector}/v1/logs",
-            content=body,
+            content=ndjson(events),
             headers={"content-type": "application/x-ndjson"},
         )
         assert r.status_code == 200, r.text

@@ -75,15 +75,19 @@ bench: install
 	$(BIN)/squall stack down; exit $$rc
 
 # Chaos (tests/e2e/chaos.py): while a client sends a known event set (retrying on 503 and
-# connection errors), kill -9 and restart the collector, a compute worker, serve, Kafka and
-# Druid's indexer and historical at random times in a random order drawn from a seed; then
+# connection errors), kill -9 and restart the collector, a compute worker (the topology
+# container on compose), serve, Kafka and Druid's indexer and historical at random times in a random order drawn from a seed; then
 # every event that got a 200 must be counted exactly once (full aggregates against ground
-# truth). Seeds 1-3 on the embedded pipeline and on the local stack (Kafka + Druid, started
-# here, stopped after); CHAOS_ARGS="--stack embedded --seed 7" replays one seed.
+# truth). Seeds 1-3 on the embedded pipeline, on the local stack (Kafka + Druid, started
+# here, stopped after) and on the compose stack (project squall-chaos; the engine started
+# here when none runs, stopped after if it was); CHAOS_ARGS="--stack embedded --seed 7"
+# replays one seed.
+CHAOS_ARGS ?= --stack embedded,local,compose
 chaos: install
 	$(BIN)/squall stack up || exit $$?; \
+	$(BIN)/python -m squall.deploy.compose.engine up $(ENGINE_DIR) || { $(BIN)/squall stack down; exit 1; }; \
 	$(BIN)/python tests/e2e/chaos.py $(CHAOS_ARGS); rc=$$?; \
-	$(BIN)/squall stack down; exit $$rc
+	$(BIN)/squall stack down; $(BIN)/python -m squall.deploy.compose.engine down $(ENGINE_DIR); exit $$rc
 
 # Half an hour at 5,000 events/s on the embedded pipeline, then on the compose stack
 # (Kafka, Druid, PostgreSQL; images built here, engine started here and stopped after if

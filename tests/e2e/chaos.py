@@ -9,13 +9,17 @@ One run, from ``--seed``:
    topology (a supervisor with two workers) and serve (loader + query API) on the
    embedded log and DuckDB; on ``--stack local`` the same parts on the local stack's
    Kafka, with Druid (topics, consumer groups and datasource of the run's own) as store;
+   on ``--stack compose`` deploy/docker-compose.yml's default profile (project
+   ``squall-chaos``, built and started here; ``make engine-up`` starts an engine), whose
+   collector, topology, serve, Kafka and Druid indexer and historical are the parts;
 3. a client thread posts the events in batches to the collector (Flume JSON, each event
    with an ``id`` header of its own, so a retried batch is the same events), retrying
    each batch on 503 (after ``Retry-After``) and on connection errors and timeouts, as
    a real client does, until it gets a 200;
 4. meanwhile the faults run in order: kill -9 of the part, down for the drawn time, then
    restarted (a compute worker is restarted by its supervisor; Kafka and the Druid
-   services by ``deploy.stack``); each fault's recovery (restart to healthy) is printed;
+   services by ``deploy.stack``; a container by ``docker compose start``); each fault's
+   recovery (restart to healthy) is printed;
 5. when the client is done: barriers (one marker event per service, so one behind every
    partition in use) until the store counts exactly the events that got a 200 plus the
    markers, twice in a row, and then the full aggregates (minute x service x method x
@@ -60,6 +64,9 @@ from squall.traffic import generate_events, ndjson
 
 EMBEDDED_PARTS = ("collector", "worker", "serve")
 LOCAL_PARTS = ("collector", "worker", "serve", "kafka", "druid-indexer", "druid-historical")
+COMPOSE_PARTS = ("collector", "topology", "serve", "kafka", "indexer", "historical")
+PARTS = {"embedded": EMBEDDED_PARTS, "local": LOCAL_PARTS, "compose": COMPOSE_PARTS}
+COMPOSE_PROJECT = "squall-chaos"
 SERVICES = ("web", "api", "auth", "search")
 DAY = "2026-01-01T00:00:00Z/2026-01-02T00:00:00Z"
 METRICS = ["events", "errors", "bytes", "latency_min", "latency_max", "latency_avg"]
@@ -463,6 +470,73 @@ def _jvm(stack: Settings, part: str) -> Any:
     return next(svc for svc in druid.services(stack) if svc.name == part)
 
 
+class ComposeStack(Stack):
+    """deploy/docker-compose.yml's default profile as project ``squall-chaos`` on free
+    host ports (images built first, volumes removed before and after): kill -9 is
+    ``docker kill -s KILL`` of the part's container, restart ``docker compose start``
+    of it, awaiting its healthcheck. The store is Druid's ``log_metrics``, fresh."""
+
+    parts = COMPOSE_PARTS
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(data_dir)
+        self.ports = {
+            "SQUALL_COLLECTOR_PORT": str(self.collector_port),
+            "SQUALL_SERVE_PORT": str(self.serve_port),
+            "DRUID_CONSOLE_PORT": str(_free_port()),
+            "COMPOSE_PROFILES": "",
+            "POSTGRES_PASSWORD": "",
+        }
+        self.saved = {name: os.environ.get(name) for name in self.ports}
+        self.docker: Any = None
+
+    def start(self) -> None:
+        from squall.deploy.compose import project
+
+        os.environ.update(self.ports)  # compose reads them from its environment
+        self.docker = project.client(project_name=COMPOSE_PROJECT)
+        self.docker.compose.down(volumes=True, remove_orphans=True, quiet=True)
+        _log(f"compose: images built in {project.build(self.docker):.1f} s")
+        _log(f"compose: {COMPOSE_PROJECT} healthy {project.up(self.docker):.1f} s after up")
+
+    def _ready(self, part: str) -> bool:
+        from squall.deploy.compose import project
+
+        mine = [s for s in project.status(self.docker) if s.service == part]
+        assert not any(s.oom_killed for s in mine), f"{part} was killed for lack of memory"
+        return bool(mine) and all(s.ready for s in mine)
+
+    def kill(self, part: str) -> Any:
+        (container,) = self.docker.compose.ps([part])
+        self.docker.kill(container, signal="KILL")
+        wait_for(lambda: not self._ready(part), 30, lambda: f"{part} to die")
+        return None
+
+    def restart(self, part: str, token: Any) -> None:
+        self.docker.compose.start([part])
+        wait_for(lambda: self._ready(part), 300, lambda: f"{part} healthy again")
+
+    def check(self) -> None:
+        pass  # the containers' states are Docker's; a dead part shows in the totals
+
+    def stop(self) -> None:
+        try:
+            if self.docker is not None:
+                logs = self.data_dir / "logs"  # kept when the run fails
+                logs.mkdir(parents=True, exist_ok=True)
+                for part in self.docker.compose.config(return_json=True)["services"]:
+                    text = self.docker.compose.logs([part], timestamps=True)
+                    (logs / f"{part}.log").write_text(str(text))
+                self.docker.compose.down(volumes=True, remove_orphans=True, quiet=True)
+        finally:
+            super().stop()
+            for name, value in self.saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
 def ensure_all_up(stack: Settings) -> None:
     """Kafka and every Druid service running and healthy (started again where not)."""
     from squall.deploy.stack import druid, kafka
@@ -508,7 +582,7 @@ class Plan:
 
 def run(plan: Plan, data_dir: Path) -> Outcome:
     """One chaos run; the outcome says what was wrong (nothing, when ``ok``)."""
-    parts = LOCAL_PARTS if plan.stack == "local" else EMBEDDED_PARTS
+    parts = PARTS[plan.stack]
     span = plan.events / plan.rate
     schedule = draw_schedule(plan.seed, plan.faults, parts, span, plan.max_down)
     out = Outcome(plan.seed, plan.stack, schedule)
@@ -516,11 +590,13 @@ def run(plan: Plan, data_dir: Path) -> Outcome:
          f"~{span:.0f} s, {len(schedule)} faults:")  # fmt: skip
     for fault in schedule:
         print(f"    {fault}", flush=True)
-    stack: Stack = (
-        LocalStack(data_dir, local_stack_settings())
-        if plan.stack == "local"
-        else EmbeddedStack(data_dir)
-    )
+    stack: Stack
+    if plan.stack == "local":
+        stack = LocalStack(data_dir, local_stack_settings())
+    elif plan.stack == "compose":
+        stack = ComposeStack(data_dir)
+    else:
+        stack = EmbeddedStack(data_dir)
     events = draw_events(plan.seed, plan.events)
     try:
         stack.start()
@@ -655,7 +731,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, help="one seed (replays a run)")
     parser.add_argument("--seeds", default="1,2,3", help="comma-separated (default 1,2,3)")
-    parser.add_argument("--stack", default="embedded,local", help="embedded, local or both")
+    parser.add_argument(
+        "--stack", default="embedded,local", help="embedded, local, compose, or a comma list"
+    )
     parser.add_argument("--faults", type=int, default=0, help="per run (default: 1 per part)")
     parser.add_argument("--events", type=int, default=20_000, help="per run (default 20000)")
     parser.add_argument("--rate", type=float, default=500.0, help="events/s the client sends")
@@ -665,7 +743,7 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [args.seed] if args.seed is not None else [int(s) for s in args.seeds.split(",")]
     outcomes: list[Outcome] = []
     for stack in args.stack.split(","):
-        parts = LOCAL_PARTS if stack == "local" else EMBEDDED_PARTS
+        parts = PARTS[stack]
         for seed in seeds:
             plan = Plan(stack, seed, args.faults or len(parts), args.events, args.rate,
                         args.max_down)  # fmt: skip

@@ -1,9 +1,10 @@
 """The short seeded form of `make chaos` (tests/e2e/chaos.py): one run on the embedded
-pipeline, one on the local stack (Kafka + Druid). A client sends a known event set and
-retries as a real one does while parts are killed -9 and restarted on the seed's
-schedule; then the store's full aggregates must equal those of the events that got a
-200, each counted exactly once. The seed is printed (``pytest -s``); a failure says how
-to replay it. ``SQUALL_CHAOS_SEED`` picks another seed."""
+pipeline, one on the local stack (Kafka + Druid), one on the compose stack (every part of
+it; in the compose stage of ``make test``, which starts the engine). A client sends a
+known event set and retries as a real one does while parts are killed -9 and restarted
+on the seed's schedule; then the store's full aggregates must equal those of the events
+that got a 200, each counted exactly once. The seed is printed (``pytest -s``); a failure
+says how to replay it. ``SQUALL_CHAOS_SEED`` picks another seed."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from typing import Any
 
 import pytest
 
-from .chaos import EMBEDDED_PARTS, Plan, draw_schedule, report, run
+from squall.deploy.compose import engine
+
+from .chaos import COMPOSE_PARTS, EMBEDDED_PARTS, Plan, draw_schedule, report, run
 
 SEED = int(os.environ.get("SQUALL_CHAOS_SEED", "3"))
 
@@ -47,4 +50,21 @@ def test_chaos_on_the_local_stack_counts_every_acked_event_once(
     report(outcome)
     assert outcome.ok, f"seed {SEED}: {outcome.problems[:10]}"
     assert len(outcome.recoveries) == 4
+    assert outcome.accepted == 10_000
+
+
+@pytest.mark.compose
+@pytest.mark.timeout(1500)
+def test_chaos_on_the_compose_stack_counts_every_acked_event_once(tmp_path: Path) -> None:
+    if not engine.engine_running():
+        message = "no Docker engine answers `docker info` (as root: make engine-up)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true: {message}")
+        pytest.skip(message)
+    # all six parts: the collector, topology, serve, Kafka, Druid's indexer and historical
+    plan = Plan("compose", SEED, faults=len(COMPOSE_PARTS), events=10_000, rate=250.0)
+    outcome = run(plan, tmp_path)
+    report(outcome)
+    assert outcome.ok, f"seed {SEED}: {outcome.problems[:10]}"
+    assert len(outcome.recoveries) == len(COMPOSE_PARTS)
     assert outcome.accepted == 10_000

@@ -73,6 +73,11 @@ def test_compose_config_is_valid_for_every_profile(profiles: tuple[str, ...]) ->
         assert service.get("pull_policy") in ("build", "never"), f"{name}: no registry here"
         for port in service.get("ports", []):
             assert port["host_ip"] == "127.0.0.1", f"{name} publishes {port} beyond localhost"
+        command = service.get("command") or [""]
+        if command[0].startswith("/opt/druid/run-") and name != "zookeeper":
+            # druid.host is the hostname: the same after a restart (the IP is not), so the
+            # overlord knows a restarted indexer as the one it gave its tasks to
+            assert service.get("hostname") == name, f"{name}: hostname: {name}"
         if service.get("restart") != "no":
             assert "healthcheck" in service, f"{name}: a long-running service without a healthcheck"
 

@@ -42,6 +42,7 @@ class ServeStage:
             timeout=settings.query_timeout,
             events_datasource=settings.events_datasource,
             duckdb_memory_limit=settings.duckdb_memory_limit,
+            datasource=settings.datasource,
         )
         self.loader: Loader | None = None
         self.event_loader: EventLoader | None = None

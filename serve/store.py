@@ -90,10 +90,12 @@ def open_store(
     timeout: float = DEFAULT_QUERY_TIMEOUT,
     events_datasource: str = "log_events",
     duckdb_memory_limit: str = "1GB",
+    datasource: str | None = None,
 ) -> Store:
     """Open ``duckdb://PATH`` (``duckdb://:memory:`` for a throwaway store) or
-    ``druid://HOST:PORT[/DATASOURCE]`` (a Druid router or broker; ``log_metrics``, and
-    ``events_datasource`` for the raw events); ``max_rows`` and ``timeout`` (seconds)
+    ``druid://HOST:PORT[/DATASOURCE]`` (a Druid router or broker; the aggregates in the
+    URL's datasource, else ``datasource``, else ``log_metrics``, and ``events_datasource``
+    for the raw events); ``max_rows`` and ``timeout`` (seconds)
     limit each query (serve.limits); ``duckdb_memory_limit`` bounds DuckDB's memory (its
     cache of the file would otherwise grow with the store, up to 80% of the RAM)."""
     scheme, sep, rest = url.partition("://")
@@ -109,10 +111,10 @@ def open_store(
         from squall.druid_spec import DATASOURCE
         from squall.serve.druid_store import DruidStore
 
-        address, _, datasource = rest.partition("/")
+        address, _, datasource_in_url = rest.partition("/")
         return DruidStore(
             address,
-            datasource or DATASOURCE,
+            datasource_in_url or datasource or DATASOURCE,
             max_rows=max_rows,
             timeout=timeout,
             events_datasource=events_datasource,

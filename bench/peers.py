@@ -22,9 +22,10 @@ Engines:
   2,000; librdkafka's fetch.queue.backoff.ms (1 s by default) is cut to 10 ms. The
   Python ceiling.
 * ``bytewax``, ``faust``: the same ``Job`` inside the framework (bytewax's KafkaSource
-  and ``flat_map_batch``; a faust agent taking batches), state in process memory, no
-  output topic. ``quixstreams`` is not installable beside our confluent-kafka pin (see
-  pyproject.toml); an engine whose package is missing is skipped with the reason.
+  and ``flat_map_batch``; a faust agent, event by event: batches of ``stream.take`` were
+  no faster), state in process memory, no output topic. ``quixstreams`` is not
+  installable beside our confluent-kafka pin (see pyproject.toml); an engine whose
+  package is missing is skipped with the reason.
 
 The peers and loops keep their answer in memory and hand it back; they write nothing to
 Kafka and commit nothing, which favours them. Each runs in a child process (this module
@@ -291,6 +292,7 @@ def run_kafka_python_loop(bootstrap: str, topic: str, job: Job) -> None:
         enable_auto_commit=False,
         isolation_level="read_committed",
         max_poll_records=BATCH,
+        fetch_max_wait_ms=100,  # as Squall's consumer (squall.broker.kafka.options)
     )
     while not job.done:
         for records in consumer.poll(timeout_ms=500).values():
@@ -333,8 +335,8 @@ def run_faust(bootstrap: str, topic: str, job: Job) -> None:
 
         @app.agent(source)
         async def work(stream: Any) -> None:
-            async for values in stream.take(BATCH, within=0.05):
-                job.add_batch(values)
+            async for value in stream:
+                job.add_batch([value])
                 if job.done:
                     report_and_exit(job)
 
@@ -358,7 +360,8 @@ def report_and_exit(job: Job) -> None:
         "records": job.records,
         "seconds": job.end[0] - job.start[0],
         "cpu": job.end[1] - job.start[1],
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # VmHWM, not ru_maxrss: that is inherited across fork and exec (the parent's events)
+        "peak_rss_mib": _vm_hwm(os.getpid()),
         "answer": [[*k, *v] for k, v in answer.items()],
     }
     Path(_result_path).write_bytes(orjson.dumps(result))
@@ -523,7 +526,6 @@ def summarise(name: str, result: dict[str, Any], problems: list[str]) -> dict[st
         "peak_rss_mib": result["peak_rss_mib"],
         "window_s": result["seconds"],
         "records_in_window": result["records"],
-        "load_average": os.getloadavg(),
     }
 
 
@@ -531,7 +533,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     base = next((r for r in rows if r["engine"] == "squall" and r["correct"]), None)
     print(
         f"   {'engine':<18} {'events/s':>10} {'x squall':>8} {'CPU s/M':>8} {'x':>6}"
-        f" {'peak RSS':>9} {'x':>6}  load"
+        f" {'peak RSS':>9} {'x':>6}  load avg before/after"
     )
     for r in rows:
         if not r["correct"]:
@@ -547,7 +549,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         print(
             f"   {r['engine']:<18} {r['events_per_s']:>10,.0f} {ratios[0]:>8}"
             f" {r['cpu_s_per_million']:>8.1f} {ratios[1]:>6} {r['peak_rss_mib']:>7.0f} MiB"
-            f" {ratios[2]:>6}  {r['load_average'][0]:.2f}"
+            f" {ratios[2]:>6}  {r['load_average'][0]:.1f}/{r['load_average'][1]:.1f}"
         )
 
 
@@ -601,7 +603,8 @@ def main(argv: list[str] | None = None) -> None:
             if reason:
                 print(f"   skipped: {reason}")
                 continue
-            print(f"   running {name} (load average {os.getloadavg()[0]:.2f}) ...", flush=True)
+            load_before = os.getloadavg()[0]
+            print(f"   running {name} (load average {load_before:.2f}) ...", flush=True)
             try:
                 result = measure(name, args.bootstrap, topic, records)
             except (Exception, subprocess.SubprocessError) as exc:
@@ -609,6 +612,7 @@ def main(argv: list[str] | None = None) -> None:
                 rows.append({"engine": name, "correct": False, "problems": [f"failed: {exc!r}"]})
                 continue
             rows.append(summarise(name, result, check(result["answer"], truth)))
+            rows[-1]["load_average"] = [load_before, os.getloadavg()[0]]
     finally:
         admin.delete_topics([topic])
     print_table(rows)

@@ -22,6 +22,7 @@ SUITE: list[tuple[str, list[str]]] = [
     ("collector", ["--broker", "kafka://127.0.0.1:9092?client=confluent"]),
     ("scaleout", []),  # kafka-python clients
     ("scaleout", ["--broker", "kafka://127.0.0.1:9092?client=confluent"]),
+    ("peers", []),  # Squall vs bytewax, faust, plain loops (pip install -e '.[peers]')
     ("druid", []),
     ("compose", []),  # the compose stack: needs a Docker engine (make engine-up)
 ]

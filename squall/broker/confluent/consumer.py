@@ -62,6 +62,9 @@ class ConfluentMember(GroupMember):
                 "heartbeat.interval.ms": o.heartbeat_interval_ms,
                 "max.poll.interval.ms": o.max_poll_interval_ms,
                 "fetch.wait.max.ms": o.fetch_max_wait_ms,
+                # librdkafka waits 1 s (its default) before fetching again once its queue
+                # is full; a fast consumer drains it long before that (bench peers)
+                "fetch.queue.backoff.ms": 10,
                 "reconnect.backoff.max.ms": o.reconnect_backoff_max_ms,
                 "topic.metadata.refresh.interval.ms": o.metadata_max_age_ms,
                 "socket.timeout.ms": o.request_timeout_ms,

@@ -297,7 +297,15 @@ def versions(lib: Path) -> dict[str, str]:
         return found[0].removeprefix(prefix + "-").removesuffix(".jar") if found else "?"
 
     java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
-    packages = ("squall", "uvicorn", "uvloop", "httptools", "fastapi", "kafka-python")
+    packages = (
+        "squall",
+        "uvicorn",
+        "uvloop",
+        "httptools",
+        "fastapi",
+        "kafka-python",
+        "confluent-kafka",
+    )
     return {
         "flume": jar("flume-ng-node"),
         "flume_kafka_clients": jar("kafka-clients"),

@@ -67,8 +67,8 @@ def run_collector(args: argparse.Namespace) -> int:
         "lifespan": "on",
         **uvicorn_tls(settings),
     }
+    check_segments(config, workers)
     if workers > 1:
-        check_segments(config, workers)
         return serve_workers(config, workers, options)
     uvicorn.run(build_agent(config).app, host=host, port=port, **options)
     return 0

@@ -48,6 +48,7 @@ __all__ = ["PeerMetrics", "check_segments", "serve_workers", "worker_config"]
 log = logging.getLogger(__name__)
 
 _PUBLISH_EVERY = 1.0  # s between a worker's snapshots of its metrics
+_MIN_LIFE = 5.0  # s: a worker dying sooner after its start is not restarted (a crash loop)
 _MAX_SAMPLES = ("_lag_seconds",)  # merged by maximum (an age), not by sum
 
 
@@ -79,11 +80,13 @@ def _undelivered(directory: Path) -> int:
 def check_segments(config: CollectorConfig, workers: int) -> None:
     """Refuse a worker count that would strand undelivered events of a file channel:
     those of a single-process collector (segments in the folder itself) when
-    ``workers`` > 1, or of ``worker-<i>`` folders with i >= ``workers``."""
+    ``workers`` > 1, or of ``worker-<i>`` folders with i >= ``workers`` (all of them
+    when ``workers`` is 1)."""
     if config.channel["type"] != "file" or not Path(config.channel["dir"]).is_dir():
         return
     base = Path(config.channel["dir"])
-    stranded = [p for p in base.glob("worker-*") if _index(p) >= workers]
+    # one process uses the folder itself, so it reads no worker-<i> folder
+    stranded = [p for p in base.glob("worker-*") if workers == 1 or _index(p) >= workers]
     if workers > 1:
         stranded.append(base)
     held = {str(p): n for p in stranded if (n := _undelivered(p))}
@@ -227,8 +230,11 @@ class _Supervisor:
         self.folder = tempfile.mkdtemp(prefix="squall-collector-metrics-")
         self.procs: list[BaseProcess] = []
         self.stopping = threading.Event()
+        self.started = [0.0] * workers  # when each worker was last started (monotonic)
+        self.failed = False
 
     def _start(self, index: int) -> BaseProcess:
+        self.started[index] = time.monotonic()
         args = (self.config, index, self.workers, self.sock, self.folder, self.options)
         proc = mp.get_context("spawn").Process(target=_worker, args=args, name=f"worker-{index}")
         proc.start()
@@ -245,13 +251,22 @@ class _Supervisor:
             self._stop_all()
             self.sock.close()
             shutil.rmtree(self.folder, ignore_errors=True)
-        return 0
+        return 1 if self.failed else 0
 
     def _restart_dead(self) -> None:
+        """Start a dead worker again; give up (stop all) on one that dies as it starts."""
         for i, proc in enumerate(self.procs):
-            if not proc.is_alive() and not self.stopping.is_set():
-                log.warning("collector worker %d exited (%s); starting it again", i, proc.exitcode)
-                self.procs[i] = self._start(i)
+            if proc.is_alive() or self.stopping.is_set():
+                continue
+            if time.monotonic() - self.started[i] < _MIN_LIFE:
+                log.error(
+                    "collector worker %d exited (%s) as it started; stopping", i, proc.exitcode
+                )
+                self.failed = True
+                self.stopping.set()
+                return
+            log.warning("collector worker %d exited (%s); starting it again", i, proc.exitcode)
+            self.procs[i] = self._start(i)
 
     def _stop_all(self) -> None:
         for proc in self.procs:

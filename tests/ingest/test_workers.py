@@ -26,7 +26,7 @@ from squall.ingest.workers import PeerMetrics, check_segments, worker_config
 from squall.settings import load_settings
 
 from .conftest import wait_for
-from .test_durability import delivered, free_port, load
+from .test_durability import delivered, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,10 +91,33 @@ class Workers:
         return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
 
 
+def _load_fresh(url: str, tag: str, stop: threading.Event, acked: list[str]) -> None:
+    """50-event requests, each on a new connection (so that both workers get some:
+    kept-alive connections may all land on one), until ``stop``."""
+
+    def client(c: int) -> None:
+        r = 0
+        while not stop.is_set():
+            bodies = [f"{tag}-c{c}-r{r}-e{i}" for i in range(50)]
+            r += 1
+            try:
+                resp = httpx.post(url + "/events", json=[{"body": b} for b in bodies], timeout=10)
+            except httpx.TransportError:
+                return
+            if resp.status_code == 200:
+                acked.extend(bodies)
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def _send_until_both_hold(collector: Workers, tag: str) -> list[str]:
-    """Load on several connections until each worker's channel holds events."""
+    """Load until each worker's channel holds events."""
     stop, acked = threading.Event(), []
-    sender = threading.Thread(target=load, args=(collector.url, tag, stop, acked, 6))
+    sender = threading.Thread(target=_load_fresh, args=(collector.url, tag, stop, acked))
     sender.start()
     try:
         wait_for(
@@ -102,7 +125,7 @@ def _send_until_both_hold(collector: Workers, tag: str) -> list[str]:
                 all(h["channel"]["events"] > 0 for h in collector.healths().values())
                 and len(collector.healths()) == 2
             ),
-            30,
+            60,
             "both workers to accept events",
         )
     finally:
@@ -132,7 +155,7 @@ def test_workers_share_the_port_and_lose_nothing_across_kill_9(tmp_path: Path) -
         files = [out.with_name(f"out.worker-{i}.jsonl") for i in range(2)]
         wait_for(
             lambda: sum(len(delivered(f)) for f in files if f.exists()) >= len(acked),
-            30,
+            60,
             "the replayed events",
         )
         got = [delivered(f) for f in files]
@@ -201,5 +224,20 @@ def test_a_worker_count_that_would_strand_events_is_refused(tmp_path: Path) -> N
         tx.commit()
     channel.close()
     check_segments(config, 3)  # worker-2 is replayed by worker 2
-    with pytest.raises(CollectorConfigError, match="worker-2"):
+    for fewer in (2, 1):
+        with pytest.raises(CollectorConfigError, match="worker-2"):
+            check_segments(config, fewer)
+
+
+def test_a_single_process_channel_is_not_left_to_workers(tmp_path: Path) -> None:
+    from squall.ingest.channels import FileChannel
+
+    config = load_config(None, load_settings({}, {"data_dir": tmp_path}))
+    channel = FileChannel(tmp_path / "channel")
+    with channel.transaction() as tx:
+        tx.put([{"headers": {}, "body": "left behind"}])
+        tx.commit()
+    channel.close()
+    check_segments(config, 1)
+    with pytest.raises(CollectorConfigError, match="undelivered events"):
         check_segments(config, 2)

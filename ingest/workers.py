@@ -48,7 +48,7 @@ __all__ = ["PeerMetrics", "check_segments", "serve_workers", "worker_config"]
 log = logging.getLogger(__name__)
 
 _PUBLISH_EVERY = 1.0  # s between a worker's snapshots of its metrics
-_MIN_LIFE = 5.0  # s: a worker dying sooner after its start is not restarted (a crash loop)
+_MIN_LIFE = 5.0  # s: a worker failing sooner after its start is not restarted (a crash loop)
 _MAX_SAMPLES = ("_lag_seconds",)  # merged by maximum (an age), not by sum
 
 
@@ -254,11 +254,12 @@ class _Supervisor:
         return 1 if self.failed else 0
 
     def _restart_dead(self) -> None:
-        """Start a dead worker again; give up (stop all) on one that dies as it starts."""
+        """Start a dead worker again; give up (stop all) on one that fails as it starts."""
         for i, proc in enumerate(self.procs):
             if proc.is_alive() or self.stopping.is_set():
                 continue
-            if time.monotonic() - self.started[i] < _MIN_LIFE:
+            crashed = (proc.exitcode or 0) > 0  # an error, not a signal (kill -9 restarts)
+            if crashed and time.monotonic() - self.started[i] < _MIN_LIFE:
                 log.error(
                     "collector worker %d exited (%s) as it started; stopping", i, proc.exitcode
                 )

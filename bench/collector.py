@@ -15,9 +15,11 @@ and the collector's RSS over the run. Figures only; nothing here asserts.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import multiprocessing as mp
 import os
+import queue
 import socket
 import statistics
 import subprocess
@@ -27,10 +29,11 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import orjson
 
-from bench.common import machine, rss_mib
+from bench.common import machine, tree_rss_mib
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGS = ROOT / "tests" / "data" / "apache_logs"
@@ -65,7 +68,7 @@ def _client(
     batch: int,
     seconds: float,
     connections: int,
-    out: mp.Queue,
+    out: mp.Queue[dict[str, Any]],
 ) -> None:
     deadline = time.monotonic() + seconds
     results: list[tuple[list[float], int, int, int]] = []
@@ -99,19 +102,29 @@ def _client(
         t.start()
     for t in threads:
         t.join()
-    elapsed = time.monotonic() - start
-    lat = sorted(x for r in results for x in r[0])
     out.put(
         {
-            "elapsed": elapsed,
+            "elapsed": time.monotonic() - start,
             "ok": sum(r[1] for r in results),
             "busy": sum(r[2] for r in results),
             "other": sum(r[3] for r in results),
-            "p50": lat[len(lat) // 2] if lat else 0.0,
-            "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else 0.0,
-            "max": lat[-1] if lat else 0.0,
+            "latencies": [x for r in results for x in r[0]],
         }
     )
+
+
+def _merge(parts: list[dict[str, Any]]) -> dict[str, float]:
+    """One figure set from the client processes' (latency percentiles over all)."""
+    lat = sorted(x for p in parts for x in p["latencies"])
+    return {
+        "elapsed": max(p["elapsed"] for p in parts),
+        "ok": sum(p["ok"] for p in parts),
+        "busy": sum(p["busy"] for p in parts),
+        "other": sum(p["other"] for p in parts),
+        "p50": lat[len(lat) // 2] if lat else 0.0,
+        "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else 0.0,
+        "max": lat[-1] if lat else 0.0,
+    }
 
 
 def wait_answering(
@@ -155,10 +168,17 @@ def _sink_figures(port: int) -> tuple[float, float]:
 
 
 def start_collector(
-    port: int, tmp: Path, channel: str, sink: str = "null", broker: str | None = None
+    port: int,
+    tmp: Path,
+    channel: str,
+    sink: str = "null",
+    broker: str | None = None,
+    workers: int = 1,
+    topic: str | None = None,
 ) -> subprocess.Popen[bytes]:
     """``squall collector`` on ``port`` with its state in ``tmp``: ``channel`` (file or
-    memory) draining into a null sink, or into ``broker`` (a topic of its own)."""
+    memory) draining into a null sink, or into ``broker`` (``topic``, else one of its
+    own), from ``workers`` processes."""
     config = tmp / "collector.toml"
     sink_conf = '[sink]\ntype = "broker"\n' if sink == "broker" else '[sink]\ntype = "null"\n'
     config.write_text(
@@ -168,10 +188,10 @@ def start_collector(
     env = {k: v for k, v in os.environ.items() if not k.startswith("SQUALL_")}
     if broker:
         env["SQUALL_BROKER"] = broker
-        env["SQUALL_TOPIC_RAW"] = f"bench.collector.{uuid.uuid4().hex[:8]}"
+        env["SQUALL_TOPIC_RAW"] = topic or f"bench.collector.{uuid.uuid4().hex[:8]}"
     argv = [sys.executable, "-m", "squall", "--data-dir", str(tmp), "collector"]
     return subprocess.Popen(
-        [*argv, "--config", str(config)],
+        [*argv, "--config", str(config), "--workers", str(workers)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -199,19 +219,29 @@ def measure(
     batch: int,
     seconds: float,
     connections: int,
+    processes: int = 1,
 ) -> tuple[dict[str, float], list[tuple[float, float]]]:
-    """The load client's figures (from another process) and ``pid``'s RSS each second."""
+    """The load client's figures (from ``processes`` other processes sharing the
+    ``connections``) and the RSS of ``pid`` with its children each second."""
     rss: list[tuple[float, float]] = []
-    out: mp.Queue = mp.Queue()
-    client = mp.Process(
-        target=_client, args=(port, path, headers, bodies, batch, seconds, connections, out)
-    )
+    out: mp.Queue[dict[str, Any]] = mp.Queue()
+    shares = [connections // processes + (i < connections % processes) for i in range(processes)]
+    clients = [
+        mp.Process(target=_client, args=(port, path, headers, bodies, batch, seconds, n, out))
+        for n in shares
+        if n
+    ]
     t0 = time.monotonic()
-    client.start()
-    while client.is_alive():
-        rss.append((time.monotonic() - t0, rss_mib(pid)))
-        client.join(timeout=1.0)
-    return out.get(), rss
+    for client in clients:
+        client.start()
+    parts: list[dict[str, Any]] = []
+    while len(parts) < len(clients):  # read before joining: a full pipe blocks the child
+        rss.append((time.monotonic() - t0, tree_rss_mib(pid)))
+        with contextlib.suppress(queue.Empty):
+            parts.append(out.get(timeout=1.0))
+    for client in clients:
+        client.join()
+    return _merge(parts), rss
 
 
 def main(argv: list[str] | None = None) -> None:

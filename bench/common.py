@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import sys
 from pathlib import Path
 
-__all__ = ["LOGS", "flume_events", "machine", "rss_mib"]
+__all__ = ["LOGS", "flume_events", "machine", "rss_mib", "tree_rss_mib"]
 
 LOGS = Path(__file__).resolve().parent.parent / "tests" / "data" / "apache_logs"
 
@@ -35,6 +36,28 @@ def rss_mib(pid: int | str = "self") -> float:
     with open(f"/proc/{pid}/statm") as f:
         pages = int(f.read().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):  # the thread ended
+            kids += [int(k) for k in task.read_text().split()]
+    return kids
+
+
+def tree_rss_mib(pid: int) -> float:
+    """Resident set size of a process and all its descendants (e.g. a collector's
+    worker processes), MiB; processes that end meanwhile count as 0."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            total += rss_mib(p)
+        except OSError:
+            continue
+        todo += _children(p)
+    return total
 
 
 def flume_events(n: int) -> list[bytes]:

@@ -7,6 +7,7 @@ import logging
 import os
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 from squall.settings import Settings, load_settings
 
@@ -30,23 +31,27 @@ def _settings(args: argparse.Namespace, **extra: object) -> tuple[Settings, set[
 
 
 def run_collector(args: argparse.Namespace) -> int:
-    """Run the collector agent under uvicorn (one worker) until interrupted."""
+    """Run the collector agent under uvicorn (uvloop and httptools, its standard extras)
+    until interrupted: in this process, or in ``--workers`` processes sharing the port."""
     import uvicorn
 
     from squall.ingest.agent import build_agent
     from squall.ingest.config import load_config
+    from squall.ingest.workers import check_segments, serve_workers
     from squall.tls import scheme, uvicorn_tls
 
     settings, explicit = _settings(
-        args, collector_host=getattr(args, "host", None), collector_port=getattr(args, "port", None)
+        args,
+        collector_host=getattr(args, "host", None),
+        collector_port=getattr(args, "port", None),
+        collector_workers=getattr(args, "workers", None),
     )
     path = getattr(args, "config", None) or os.environ.get("SQUALL_COLLECTOR_CONFIG") or None
     config = load_config(path, settings, explicit)
-    tls = uvicorn_tls(settings)
-    agent = build_agent(config)
+    workers = settings.collector_workers
     host, port = config.source["host"], int(config.source["port"])
     log.info(
-        "collector on %s://%s:%d: %s channel, %s sink, %d interceptors%s",
+        "collector on %s://%s:%d: %s channel, %s sink, %d interceptors%s, %d worker(s)",
         scheme(settings),
         host,
         port,
@@ -54,16 +59,18 @@ def run_collector(args: argparse.Namespace) -> int:
         config.sink["type"],
         len(config.interceptors),
         ", token auth on" if config.source.get("tokens") else "",
+        workers,
     )
-    uvicorn.run(
-        agent.app,
-        host=host,
-        port=port,
-        log_level="debug" if getattr(args, "verbose", False) else "info",
-        access_log=False,
-        lifespan="on",
-        **tls,
-    )
+    options: dict[str, Any] = {
+        "log_level": "debug" if getattr(args, "verbose", False) else "info",
+        "access_log": False,
+        "lifespan": "on",
+        **uvicorn_tls(settings),
+    }
+    check_segments(config, workers)
+    if workers > 1:
+        return serve_workers(config, workers, options)
+    uvicorn.run(build_agent(config).app, host=host, port=port, **options)
     return 0
 
 

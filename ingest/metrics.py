@@ -4,12 +4,16 @@ e.g. in tests, do not clash). Channel depth and sink lag are read at scrape time
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from squall.ingest.channels.base import ChannelStats
+
+if TYPE_CHECKING:
+    from squall.ingest.workers import PeerMetrics
 
 __all__ = ["IngestMetrics"]
 
@@ -49,6 +53,7 @@ class IngestMetrics:
     """Counters the source and sink runner update; ``render`` gives the exposition text."""
 
     def __init__(self) -> None:
+        self.peers: PeerMetrics | None = None  # set in a worker of several (ingest.workers)
         self.registry = CollectorRegistry()
         r = self.registry
         self.accepted_events = Counter(
@@ -94,5 +99,11 @@ class IngestMetrics:
     def watch_channel(self, stats: Callable[[], ChannelStats]) -> None:
         self.registry.register(_ChannelCollector(stats))
 
-    def render(self) -> bytes:
+    def render_own(self) -> bytes:
+        """This process's figures alone."""
         return generate_latest(self.registry)
+
+    def render(self) -> bytes:
+        """The figures of the collector: of all its workers when it has several."""
+        own = self.render_own()
+        return self.peers.merge(own) if self.peers is not None else own

@@ -126,6 +126,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     collector.add_argument("--host", help="listen address (SQUALL_COLLECTOR_HOST, 127.0.0.1)")
     collector.add_argument("--port", type=int, help="listen port (SQUALL_COLLECTOR_PORT, 8100)")
+    collector.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes sharing the port (SQUALL_COLLECTOR_WORKERS, 1); each has its "
+        "own channel segment (a file channel: DIR/worker-<i>, replayed by worker i after a "
+        "crash, so keep N unchanged until a channel is drained); /metrics sums all workers, "
+        "/healthz answers for one. About one core each: give the number of cores to spare",
+    )
 
     send = command("send", help="ship a log file to the collector")
     send.add_argument("file", metavar="FILE", help="log file to send ('-' for standard input)")

@@ -28,6 +28,13 @@ def _flag(raw: str) -> bool:
     raise ValueError("give 1 or 0 (true/false, yes/no, on/off)")
 
 
+def _workers(raw: str) -> int:
+    workers = int(raw)
+    if workers < 1:
+        raise ValueError("give 1 or more worker processes")
+    return workers
+
+
 def _days(raw: str) -> int:
     days = int(raw)
     if days < 0:
@@ -44,6 +51,7 @@ class Settings:
     store: str = ""  # "" means duckdb://<data_dir>/metrics.duckdb
     collector_host: str = "127.0.0.1"
     collector_port: int = 8100
+    collector_workers: int = 1  # processes sharing the port, each its own channel segment
     serve_host: str = "127.0.0.1"
     serve_port: int = 8200
     topic_raw: str = "logs.raw"
@@ -75,6 +83,7 @@ class Settings:
 _CONVERTERS: dict[str, Callable[[str], object]] = {
     "data_dir": Path,
     "collector_port": int,
+    "collector_workers": _workers,
     "serve_port": int,
     "events": _flag,
     "events_retention_days": _days,

@@ -116,6 +116,7 @@ class HttpSource:
         self.limits = limits or Limits()
         self.auth = auth or BearerAuth((), "this collector")
         self._health = health or (lambda: {})
+        self.identity: dict[str, Any] = {}  # {"worker": i, "workers": n} when several
         self.rejections = RejectionLog(log)
 
     # -- endpoints -----------------------------------------------------------------
@@ -129,6 +130,7 @@ class HttpSource:
         s = self.channel.stats()
         doc = {
             "status": "ok",
+            **self.identity,
             "channel": {
                 "type": self.channel.name,
                 "events": s.events,

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install system-packages demo test lint typecheck audit unit compose-test engine-up engine-down images bench chaos soak stack-up stack-down up down clean
+.PHONY: install system-packages demo test lint typecheck audit unit compose-test engine-up engine-down images bench anchors chaos soak stack-up stack-down up down clean
 
 install: $(STAMP)
 
@@ -72,6 +72,15 @@ images: install
 bench: install
 	$(BIN)/squall stack up; \
 	$(BIN)/python -m bench; rc=$$?; \
+	$(BIN)/squall stack down; exit $$rc
+
+# Squall beside Flume, bytewax/faust/plain consumer loops and Storm (bench/anchors.py):
+# Kafka started here and stopped after; the peers installed into the venv (not by
+# `make install`); the table in README.md and docs/anchors.png rendered from the results.
+anchors: install
+	$(BIN)/pip install --quiet -e '.[dev,peers]' || exit $$?; \
+	$(BIN)/squall stack up kafka || exit $$?; \
+	$(BIN)/python -m bench anchors $(ANCHORS_ARGS); rc=$$?; \
 	$(BIN)/squall stack down; exit $$rc
 
 # Chaos (tests/e2e/chaos.py): while a client sends a known event set (retrying on 503 and

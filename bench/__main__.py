@@ -28,7 +28,7 @@ SUITE: list[tuple[str, list[str]]] = [
 ]
 
 # run on their own (make soak), not by `make bench`
-LONG = ["soak", "flume"]
+LONG = ["soak", "flume", "anchors"]
 
 
 def main() -> None:

@@ -206,6 +206,10 @@ def profile_summary(session: Any, top: int = 15) -> dict[str, Any]:
 
     walk(root, frozenset())
     whole = root.time
+    files: dict[str, float] = {}
+    for key, seconds in own.items():
+        where = key.rsplit("(", 1)[-1].split(":", 1)[0]
+        files[where] = files.get(where, 0.0) + seconds
 
     def share(times: dict[str, float]) -> list[dict[str, Any]]:
         ranked = sorted(times.items(), key=lambda kv: -kv[1])[:top]
@@ -214,7 +218,12 @@ def profile_summary(session: Any, top: int = 15) -> dict[str, Any]:
             for k, v in ranked
         ]
 
-    return {"sampled_s": round(whole, 3), "self": share(own), "total": share(total)}
+    return {
+        "sampled_s": round(whole, 3),
+        "self": share(own),
+        "total": share(total),
+        "self_by_file": share(files),
+    }
 
 
 def profile(n: int) -> dict[str, Any]:
@@ -256,6 +265,10 @@ def main(argv: list[str] | None = None) -> None:
         "squall": version("squall"),
     }
     print(f"   Storm {versions['storm']} on {versions['java']}; Python {versions['python']}")
+    base = compute.baseline(min(args.tuples, 2_000_000))
+    print(
+        f"   Python floor (bench.compute.baseline, plain calls, no runtime): {base:,.0f} tuples/s"
+    )
     modes = {"off": [False], "on": [True], "both": [False, True]}[args.acking]
     rows: list[dict[str, Any]] = []
     print(
@@ -286,6 +299,7 @@ def main(argv: list[str] | None = None) -> None:
         "storm_warm_up_s": args.warm_up,
         "storm_window_s": args.seconds,
         "squall_tuples": args.tuples,
+        "python_baseline_tuples_per_s": base,
         "results": rows,
         "goal": "Squall's chain with acking at least Storm's tuples/s per process (issue 17)",
     }
@@ -300,8 +314,8 @@ def main(argv: list[str] | None = None) -> None:
             f"   {prof['sampled_s']:.1f} s sampled on the worker thread "
             f"({prof['rate_under_profiler']:,.0f} tuples/s under the profiler)"
         )
-        for kind in ("self", "total"):
-            print(f"   top functions by {kind} time:")
+        for kind in ("self", "total", "self_by_file"):
+            print(f"   top by {kind.replace('_', ' ')} time:")
             for entry in prof[kind]:
                 print(f"     {entry['percent']:5.1f}%  {entry['function']}")
         report["profile"] = prof

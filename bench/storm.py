@@ -1,7 +1,7 @@
 """Squall's compute tier against Apache Storm itself: spout -> bolt -> bolt with acking.
 
     python -m bench storm [--tuples 1000000] [--warm-up 10] [--seconds 15]
-                          [--acking on|off|both] [--profile SECONDS]
+                          [--acking on|off|both] [--profile SECONDS] [--cpu N]
 
 Storm: storm-server's ``LocalCluster`` (one JVM, in-process ZooKeeper, Nimbus and
 Supervisor), jars resolved from Maven Central with Maven into the stack's jar cache
@@ -26,6 +26,8 @@ for about S seconds under pyinstrument (a sampling profiler, 1 ms; the worker th
 where the chain runs) and prints the functions taking the most time, self and total.
 pyinstrument's hook runs at every Python call and return, so the chain runs ~3x slower
 under it and call-heavy code weighs more in its shares than it costs without it.
+``--cpu N`` pins both systems to CPU N (one core each, one after the other): per-core
+figures that do not rest on CPU accounting.
 """
 
 from __future__ import annotations
@@ -104,12 +106,15 @@ def load() -> float:
 
 
 def run_storm(
-    lib: Path, classes: Path, tracked: bool, warm_up: float, seconds: float
+    lib: Path, classes: Path, tracked: bool, warm_up: float, seconds: float, cpu: int | None
 ) -> dict[str, Any]:
-    """One JVM running ChainBench; its figures over the window after the warm-up."""
+    """One JVM running ChainBench (on CPU ``cpu`` only, with taskset, unless None); its
+    figures over the window after the warm-up."""
     log_conf = classes / "log4j2-bench.xml"
     log_conf.write_text(_LOG4J2)
+    pin = [] if cpu is None else ["taskset", "-c", str(cpu)]
     argv = [
+        *pin,
         _java("java"),
         *JVM_OPTIONS,
         f"-Dlog4j2.configurationFile={log_conf}",
@@ -134,16 +139,25 @@ def run_storm(
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-20:])
         raise RuntimeError(f"Storm's ChainBench failed (exit {done.returncode}):\n{tail}")
     r: dict[str, Any] = json.loads(lines[-1])
+    if r["failed"]:
+        raise RuntimeError(f"Storm failed {r['failed']} spout tuples; its figures do not count")
     r["load_average"] = [before, load()]
     r["per_cpu_s"] = r["tuples"] / r["cpu_s"]
     return r
 
 
-def run_squall(n: int, tracked: bool) -> dict[str, Any]:
-    """bench.compute's chain, with this process's CPU seconds over the run."""
-    before, t0 = load(), os.times()
-    r = compute.run(n, tracked)
-    t1 = os.times()
+def run_squall(n: int, tracked: bool, cpu: int | None) -> dict[str, Any]:
+    """bench.compute's chain, with this process's CPU seconds over the run (on CPU ``cpu``
+    only unless None)."""
+    affinity = os.sched_getaffinity(0)
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+    try:
+        before, t0 = load(), os.times()
+        r = compute.run(n, tracked)
+        t1 = os.times()
+    finally:
+        os.sched_setaffinity(0, affinity)
     cpu = (t1.user - t0.user) + (t1.system - t0.system)
     assert r["done"] == n, f"only {r['done']} of {n} tuples completed"
     return {
@@ -252,6 +266,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--profile", type=float, default=0.0, help="s of Squall's acking chain under pyinstrument"
     )
+    parser.add_argument(
+        "--cpu",
+        type=int,
+        default=None,
+        help="pin both to this one CPU (Storm with taskset, Squall with sched_setaffinity)",
+    )
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
 
@@ -278,9 +298,9 @@ def main(argv: list[str] | None = None) -> None:
         classes = compile_bench(lib, Path(tmp))
         for tracked in modes:
             mode = "acking on" if tracked else "acking off"
-            storm = run_storm(lib, classes, tracked, args.warm_up, args.seconds)
+            storm = run_storm(lib, classes, tracked, args.warm_up, args.seconds, args.cpu)
             print(_fmt_row(f"Storm, {mode}", storm), flush=True)
-            squall = run_squall(args.tuples, tracked)
+            squall = run_squall(args.tuples, tracked, args.cpu)
             print(_fmt_row(f"Squall, {mode}", squall), flush=True)
             ratios = {
                 "tuples_per_s": squall["rate"] / storm["rate"],
@@ -296,6 +316,7 @@ def main(argv: list[str] | None = None) -> None:
         "machine": machine(),
         "versions": versions,
         "storm_jvm_options": JVM_OPTIONS,
+        "pinned_to_cpu": args.cpu,
         "storm_warm_up_s": args.warm_up,
         "storm_window_s": args.seconds,
         "squall_tuples": args.tuples,

@@ -28,6 +28,7 @@ public final class ChainBench {
     // one writer each (the spout's and the sink's executor thread), read by main
     static volatile long acked;
     static volatile long executed;
+    static volatile long failed;
 
     /** An increasing counter, with its value as message id when tracked (as Counter in
      *  bench/compute.py), without end: the window is timed. */
@@ -59,6 +60,11 @@ public final class ChainBench {
         @Override
         public void ack(Object msgId) {
             acked++;
+        }
+
+        @Override
+        public void fail(Object msgId) {
+            failed++;
         }
 
         @Override
@@ -141,8 +147,9 @@ public final class ChainBench {
             double cpu = (c1 - c0) / 1e9;
             System.out.printf(
                 "{\"acking\": %b, \"tuples\": %d, \"elapsed\": %.3f, \"cpu_s\": %.3f, "
-                    + "\"rate\": %.1f, \"first_tuple_s\": %.2f, \"warm_up_s\": %.1f}%n",
-                tracked, n1 - n0, elapsed, cpu, (n1 - n0) / elapsed, firstTuple, warmUp);
+                    + "\"rate\": %.1f, \"first_tuple_s\": %.2f, \"warm_up_s\": %.1f, "
+                    + "\"failed\": %d}%n",
+                tracked, n1 - n0, elapsed, cpu, (n1 - n0) / elapsed, firstTuple, warmUp, failed);
             System.out.flush();
             cluster.killTopology("chain-" + args[0]);
         }

@@ -17,6 +17,7 @@ SUITE: list[tuple[str, list[str]]] = [
     ("pipeline", []),
     ("dashboard", []),  # DuckDB, 24 h at 2,000 events/s; chromium for the page's figures
     ("search", []),  # raw events: worker rate on/off, search p99 over 10 million on DuckDB
+    ("storm", ["--profile", "10"]),  # the compute chain vs Storm's LocalCluster (Maven, a JDK)
     ("kafka_raw", []),  # from here on Kafka (and Druid) are needed: `make bench` starts them
     ("collector", ["--broker", "kafka://127.0.0.1:9092"]),
     ("collector", ["--broker", "kafka://127.0.0.1:9092?client=confluent"]),

@@ -108,17 +108,22 @@ def table(flume: dict[str, Any] | None, peers: dict[str, Any] | None,
         out += [f"| {name} | not run: {why} | | | |" for name, why in peers["skipped"].items()]
         out.append("")
     if storm:
+        loads = [
+            x for r in storm["results"] for k in ("storm", "squall") for x in r[k]["load_average"]
+        ]
         out += [
             f"**Runtime vs Apache Storm {storm['versions'].get('storm', '')}** (spout -> bolt "
-            f"-> bolt; {storm['machine']}):",
+            f"-> bolt, one process each; {storm['machine']}; load average "
+            f"{_load_note(loads)}):",
             "",
             "| acking | system | tuples/s | tuples per CPU-second |",
             "|---|---|---|---|",
         ]
         out += [
-            f"| {r['acking']} | {r['system']} | {r['tuples_per_s']:,.0f} | "
-            f"{r.get('tuples_per_cpu_s') or 0:,.0f} |"
-            for r in storm["runs"]
+            f"| {'on' if r['acking'] else 'off'} | {system} | {r[key]['rate']:,.0f} | "
+            f"{r[key]['per_cpu_s']:,.0f} |"
+            for r in storm["results"]
+            for system, key in (("Storm", "storm"), ("Squall", "squall"))
         ]
         out.append("")
     if not out:
@@ -163,10 +168,13 @@ def plot(flume: dict[str, Any] | None, peers: dict[str, Any] | None,
         a.tick_params(axis="x", labelrotation=30, labelsize=7)
     if storm:
         a = next(ax)
-        labels = [f"{r['system']}\nacking {r['acking']}" for r in storm["runs"]]
-        a.bar(labels, [r["tuples_per_s"] for r in storm["runs"]],
-              color=["C1" if r["system"].startswith("squall") else "C0"
-                     for r in storm["runs"]])  # fmt: skip
+        bars = [
+            (f"{system}\nacking {'on' if r['acking'] else 'off'}", r[key]["rate"], key)
+            for r in storm["results"]
+            for system, key in (("Storm", "storm"), ("Squall", "squall"))
+        ]
+        a.bar([b[0] for b in bars], [b[1] for b in bars],
+              color=["C1" if b[2] == "squall" else "C0" for b in bars])  # fmt: skip
         a.set_ylabel("tuples/s")
         a.set_title("runtime vs Storm")
         a.tick_params(axis="x", labelsize=7)

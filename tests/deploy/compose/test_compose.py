@@ -191,13 +191,10 @@ def _psql(stack: Any, sql: str) -> list[str]:
 def test_druid_metadata_lives_in_postgresql_and_outlives_a_coordinator_restart(
     stack: Any,
 ) -> None:
-    start = stack.total()
-    first = _events(2_000, seed=14)
-    stack.post(first)
-    # every one of them in before the baseline is read, or it counts late ones as new
-    stack.wait_for(
-        lambda: stack.total() >= start + len(first), lambda: f"{start + len(first)} rows in Druid"
-    )
+    stack.post(_events(2_000, seed=14))
+    # every event posted on this stack so far (earlier tests' too: the pipeline page's
+    # are not awaited there) in before the baseline is read, or late ones count as new
+    stack.wait_for(lambda: stack.total() >= stack.posted, lambda: f"{stack.posted} rows in Druid")
     submitted = {DATASOURCE, EVENTS_DATASOURCE}  # what the init job submits (squall init)
     assert set(_psql(stack, "SELECT spec_id FROM druid_supervisors")) == submitted
     stack.wait_for(
@@ -215,7 +212,7 @@ def test_druid_metadata_lives_in_postgresql_and_outlives_a_coordinator_restart(
     )
 
     before_total = stack.total()
-    assert before_total == start + len(first)  # nothing counted twice
+    assert before_total == stack.posted  # nothing counted twice
     dims = {"queryType": "groupBy", "granularity": "all", "dimensions": ["service", "status"]}
     before = {
         (r["service"], r["status"]): r["events"] for r in stack.query(**dims, metrics=["events"])

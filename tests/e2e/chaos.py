@@ -520,11 +520,13 @@ class ComposeStack(Stack):
         pass  # the containers' states are Docker's; a dead part shows in the totals
 
     def stop(self) -> None:
+        from squall.deploy.compose import project
+
         try:
             if self.docker is not None:
                 logs = self.data_dir / "logs"  # kept when the run fails
                 logs.mkdir(parents=True, exist_ok=True)
-                for part in self.docker.compose.config(return_json=True)["services"]:
+                for part in project.services(self.docker):
                     text = self.docker.compose.logs([part], timestamps=True)
                     (logs / f"{part}.log").write_text(str(text))
                 self.docker.compose.down(volumes=True, remove_orphans=True, quiet=True)

@@ -11,7 +11,9 @@ One run, from ``--seed``:
    Kafka, with Druid (topics, consumer groups and datasource of the run's own) as store;
    on ``--stack compose`` deploy/docker-compose.yml's default profile (project
    ``squall-chaos``, built and started here; ``make engine-up`` starts an engine), whose
-   collector, topology, serve, Kafka and Druid indexer and historical are the parts;
+   collector, topology, serve, Kafka and Druid indexer and historical are the parts; on
+   ``--stack cluster`` its ``cluster`` profile, whose parts are the collector, a topology
+   replica, serve, two of the three Kafka brokers, the indexer and a historical;
 3. a client thread posts the events in batches to the collector (Flume JSON, each event
    with an ``id`` header of its own, so a retried batch is the same events), retrying
    each batch on 503 (after ``Retry-After``) and on connection errors and timeouts, as
@@ -65,7 +67,15 @@ from squall.traffic import generate_events, ndjson
 EMBEDDED_PARTS = ("collector", "worker", "serve")
 LOCAL_PARTS = ("collector", "worker", "serve", "kafka", "druid-indexer", "druid-historical")
 COMPOSE_PARTS = ("collector", "topology", "serve", "kafka", "indexer", "historical")
-PARTS = {"embedded": EMBEDDED_PARTS, "local": LOCAL_PARTS, "compose": COMPOSE_PARTS}
+CLUSTER_PARTS = ("collector", "topology-2", "serve", "kafka", "kafka-2", "indexer", "historical-2")
+"""Two of the three brokers: their downtimes may overlap, leaving one broker, below
+min.insync.replicas 2 and the controller quorum, until one is back."""
+PARTS = {
+    "embedded": EMBEDDED_PARTS,
+    "local": LOCAL_PARTS,
+    "compose": COMPOSE_PARTS,
+    "cluster": CLUSTER_PARTS,
+}
 COMPOSE_PROJECT = "squall-chaos"
 SERVICES = ("web", "api", "auth", "search")
 DAY = "2026-01-01T00:00:00Z/2026-01-02T00:00:00Z"
@@ -477,6 +487,7 @@ class ComposeStack(Stack):
     of it, awaiting its healthcheck. The store is Druid's ``log_metrics``, fresh."""
 
     parts = COMPOSE_PARTS
+    layout: dict[str, str] = {}
 
     def __init__(self, data_dir: Path) -> None:
         super().__init__(data_dir)
@@ -486,6 +497,7 @@ class ComposeStack(Stack):
             "DRUID_CONSOLE_PORT": str(_free_port()),
             "COMPOSE_PROFILES": "",
             "POSTGRES_PASSWORD": "",
+            **self.layout,
         }
         self.saved = {name: os.environ.get(name) for name in self.ports}
         self.docker: Any = None
@@ -547,6 +559,18 @@ def ensure_all_up(stack: Settings) -> None:
     druid.up(stack, supervisor=False)
 
 
+class ClusterStack(ComposeStack):
+    """The compose stack's ``cluster`` profile (three Kafka brokers with replication 3 and
+    min.insync.replicas 2, two topology replicas, two historicals): the clients bootstrap
+    from all three brokers, as the profile's users set ``SQUALL_KAFKA``."""
+
+    parts = CLUSTER_PARTS
+    layout = {
+        "COMPOSE_PROFILES": "cluster",
+        "SQUALL_KAFKA": "kafka:9092,kafka-2:9092,kafka-3:9092",
+    }
+
+
 def local_stack_settings() -> Settings:
     bootstrap = os.environ.get("SQUALL_TEST_KAFKA", "127.0.0.1:9092")
     return load_settings(overrides={"broker": f"kafka://{bootstrap}"})
@@ -597,6 +621,8 @@ def run(plan: Plan, data_dir: Path) -> Outcome:
         stack = LocalStack(data_dir, local_stack_settings())
     elif plan.stack == "compose":
         stack = ComposeStack(data_dir)
+    elif plan.stack == "cluster":
+        stack = ClusterStack(data_dir)
     else:
         stack = EmbeddedStack(data_dir)
     events = draw_events(plan.seed, plan.events)
@@ -734,7 +760,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, help="one seed (replays a run)")
     parser.add_argument("--seeds", default="1,2,3", help="comma-separated (default 1,2,3)")
     parser.add_argument(
-        "--stack", default="embedded,local", help="embedded, local, compose, or a comma list"
+        "--stack",
+        default="embedded,local",
+        help="embedded, local, compose, cluster, or a comma list",
     )
     parser.add_argument("--faults", type=int, default=0, help="per run (default: 1 per part)")
     parser.add_argument("--events", type=int, default=20_000, help="per run (default 20000)")

@@ -52,6 +52,16 @@ def _common_flags(parser: argparse.ArgumentParser, default: Any) -> None:
     )
 
 
+def _url_pair(value: str) -> tuple[str, str]:
+    """``--show``'s COLLECTOR_URL,DASHBOARD_URL."""
+    first, comma, second = value.partition(",")
+    if not (comma and first.strip() and second.strip()):
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: give two URLs separated by a comma, the collector's first"
+        )
+    return first.strip().rstrip("/"), second.strip().rstrip("/")
+
+
 def _search_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("text", nargs="?", help="print lines that contain TEXT (ignoring case)")
     parser.add_argument("--regex", metavar="RE", help="lines matching RE instead of TEXT")
@@ -119,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
         "the compose one) instead of starting them here",
     )
     demo.add_argument("--service", default="web", help="service name for replayed log lines (web)")
+    demo.add_argument(
+        "--show",
+        type=_url_pair,
+        metavar="COLLECTOR_URL,DASHBOARD_URL",
+        help="the addresses to print for users, when they reach the collector and the "
+        "dashboard elsewhere than the demo does (compose: the ports published on the host)",
+    )
 
     collector = command("collector", help="run the HTTP log collector alone")
     collector.add_argument(

@@ -114,10 +114,11 @@ def run_demo(args: argparse.Namespace) -> int:
                 parts.start(name)
             parts.wait_http("collector", f"{collector}/healthz", verify=clients.verify)
             parts.wait_http("query API", f"{serve}/healthz", verify=clients.verify)
-        print(f"collector  {collector}  (POST /events, /v1/logs)")
-        print(f"dashboard  {serve}/")
-        print(f"pipeline   {serve}/pipeline  (workers, consumer lag, collector; squall status)")
-        print(f"query API  {serve}/api/v1/query")
+        shown, shown_api = args.show or (collector, serve)
+        print(f"collector  {shown}  (POST /events, /v1/logs)")
+        print(f"dashboard  {shown_api}/")
+        print(f"pipeline   {shown_api}/pipeline  (workers, consumer lag, collector; squall status)")
+        print(f"query API  {shown_api}/api/v1/query")
         if not args.external:
             print(f"state in {settings.data_dir.resolve()}, logs in {parts.log_dir}")
         if args.replay:

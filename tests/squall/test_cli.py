@@ -20,6 +20,17 @@ def test_flags_parse() -> None:
     assert (args.command, args.name, args.workers) == ("topology", "log-metrics", 3)
 
 
+def test_the_demo_shows_the_addresses_users_open_and_refuses_a_half_pair(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    show = "http://127.0.0.1:8100/, http://127.0.0.1:8200"
+    args = build_parser().parse_args(["demo", "--external", "--show", show])
+    assert args.show == ("http://127.0.0.1:8100", "http://127.0.0.1:8200")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["demo", "--show", "http://127.0.0.1:8100"])
+    assert "two URLs separated by a comma" in capsys.readouterr().err
+
+
 def test_common_flags_work_before_and_after_the_command() -> None:
     before = build_parser().parse_args(["--data-dir", "a", "serve"])
     after = build_parser().parse_args(["serve", "--data-dir", "a", "-v"])

@@ -88,22 +88,25 @@ anchors: install
 # container on compose), serve, Kafka and Druid's indexer and historical at random times in a random order drawn from a seed; then
 # every event that got a 200 must be counted exactly once (full aggregates against ground
 # truth). Seeds 1-3 on the embedded pipeline, on the local stack (Kafka + Druid, started
-# here, stopped after) and on the compose stack (project squall-chaos; the engine started
-# here when none runs, stopped after if it was); CHAOS_ARGS="--stack embedded --seed 7"
-# replays one seed.
-CHAOS_ARGS ?= --stack embedded,local,compose
+# here, stopped after), on the compose stack (project squall-chaos; the engine started
+# here when none runs, stopped after if it was) and on its cluster profile (two of the
+# three Kafka brokers among the parts); CHAOS_ARGS="--stack embedded --seed 7" replays one
+# seed.
+CHAOS_ARGS ?= --stack embedded,local,compose,cluster
 chaos: install
 	$(BIN)/squall stack up || exit $$?; \
 	$(BIN)/python -m squall.deploy.compose.engine up $(ENGINE_DIR) || { $(BIN)/squall stack down; exit 1; }; \
 	$(BIN)/python tests/e2e/chaos.py $(CHAOS_ARGS); rc=$$?; \
 	$(BIN)/squall stack down; $(BIN)/python -m squall.deploy.compose.engine down $(ENGINE_DIR); exit $$rc
 
-# Half an hour at 5,000 events/s on the embedded pipeline, then on the compose stack
+# Half an hour at 5,000 events/s on the embedded pipeline, then on the local stack (Kafka
+# and Druid's JVMs as processes, stopped after if started here), then on the compose stack
 # (Kafka, Druid, PostgreSQL; images built here, engine started here and stopped after if
 # it was): every process's RSS, open files and threads each minute, nothing lost at the
-# end; docs/soak-embedded.* and docs/soak-compose.* (JSON, PNG). SOAK_ARGS="--minutes 5".
+# end; docs/soak-{embedded,local,compose}.* (JSON, PNG). SOAK_ARGS="--minutes 5".
 soak: install
 	$(BIN)/python -m bench soak --stack embedded $(SOAK_ARGS) || exit $$?; \
+	$(BIN)/python -m bench soak --stack local $(SOAK_ARGS) || exit $$?; \
 	$(BIN)/python -m squall.deploy.compose.engine up $(ENGINE_DIR) || exit $$?; \
 	$(BIN)/squall compose build && $(BIN)/python -m bench soak --stack compose $(SOAK_ARGS); \
 	rc=$$?; $(BIN)/python -m squall.deploy.compose.engine down $(ENGINE_DIR); exit $$rc

@@ -1,16 +1,20 @@
 """Soak: a steady rate for half an hour; every process's RSS, open files and threads.
 
-``make soak`` (or ``python -m bench soak --stack embedded|compose``):
+``make soak`` (or ``python -m bench soak --stack embedded|local|compose``):
 
 1. the stack: ``embedded`` starts collector, topology and serve as processes on a fresh
-   data dir (the local log, DuckDB); ``compose`` brings the compose stack up from its
-   built images as project ``squall-soak`` (Kafka, Druid, PostgreSQL, ...: a fresh
-   ``down -v`` first) on ports clear of the others';
+   data dir (the local log, DuckDB); ``local`` starts the same three on the local stack
+   (``squall stack up``: Kafka, ZooKeeper and Druid's JVMs as processes, started here if
+   they are not running), with topics, consumer groups, datasources and supervisors of
+   the run's own; ``compose`` brings the compose stack up from its built images as
+   project ``squall-soak`` (Kafka, Druid, PostgreSQL, ...: a fresh ``down -v`` first) on
+   ports clear of the others';
 2. a load client posts ``--rate`` events/s in 100 ms batches (generated traffic, event
    time = now), counting what each 200 acknowledged by service and status: the ground
    truth. A batch answered otherwise is not counted and is reported;
-3. once a minute every process of the stack (each part's process tree; for compose each
-   container's) is sampled from /proc: RSS, open file descriptors, threads;
+3. once a minute every process of the stack (each part's process tree; each JVM of the
+   local stack; for compose each container's) is sampled from /proc: RSS, open file
+   descriptors, threads;
 4. after ``--minutes``, the load stops and the query API's events and bytes by service and
    status must come to the ground truth exactly (awaited, up to ``--settle`` s);
 5. per process the last sample and its growth (the mean of the last 5 samples against
@@ -26,9 +30,11 @@ import os
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,6 +42,7 @@ import httpx
 
 from bench.common import machine
 from squall.processes import ProcessGroup, child_env
+from squall.settings import load_settings
 from squall.traffic import generate_events, ndjson
 
 WARM_UP = 5  # samples (minutes) before growth is judged
@@ -60,21 +67,25 @@ def tree(pid: int) -> list[int]:
     return found
 
 
-def sample(pid: int) -> tuple[float, int, int]:
-    """(RSS MiB, open fds, threads) of ``pid``'s process tree; zeros if it is gone."""
-    rss = fds = threads = 0
+def sample(pid: int) -> tuple[float, int, int, float]:
+    """(RSS MiB, open fds, threads, anonymous RSS MiB) of ``pid``'s process tree; zeros if it
+    is gone. Anonymous RSS is heap and malloc; the rest of the RSS is mapped files (jars,
+    Druid's memory-mapped segments, Kafka's indexes), pages the kernel can drop."""
+    rss = anon = fds = threads = 0
     for p in tree(pid):
         try:
             with open(f"/proc/{p}/status") as f:
                 for line in f:
                     if line.startswith("VmRSS:"):
                         rss += int(line.split()[1])
+                    elif line.startswith("RssAnon:"):
+                        anon += int(line.split()[1])
                     elif line.startswith("Threads:"):
                         threads += int(line.split()[1])
             fds += len(os.listdir(f"/proc/{p}/fd"))
         except OSError:
             continue
-    return rss / 1024, fds, threads
+    return rss / 1024, fds, threads, anon / 1024
 
 
 @contextmanager
@@ -93,6 +104,77 @@ def embedded() -> Iterator[tuple[str, str, Callable[[], dict[str, int]]]]:
             yield collector, api, lambda: {name: parts.pid(name) for name in parts.procs}
         finally:
             parts.stop()
+
+
+@contextmanager
+def local() -> Iterator[tuple[str, str, Callable[[], dict[str, int]]]]:
+    """Collector, topology and serve on the local stack's Kafka and Druid (raw events on,
+    as in production); the run's topics, groups and datasources are its own, and its
+    supervisors are terminated after. A stack started here is stopped after."""
+    from squall.broker import ensure_topics, open_broker
+    from squall.deploy.stack import druid, kafka, paths, process, zookeeper
+
+    stack = load_settings(overrides={"broker": "kafka://127.0.0.1:9092"})
+    was_up = kafka.serves_metadata("127.0.0.1:9092") and druid.is_up(stack)
+    kafka.up(stack)
+    druid.up(stack, supervisor=False)
+    tag = uuid.uuid4().hex[:8]
+    s = replace(
+        stack,
+        topic_raw=f"soak.raw.{tag}",
+        topic_metrics=f"soak.metrics.{tag}",
+        topic_deadletter=f"soak.dead.{tag}",
+        topic_events=f"soak.events.{tag}",
+        topic_workers=f"soak.workers.{tag}",
+        datasource=f"soak_{tag}",
+        events_datasource=f"soak_events_{tag}",
+    )
+    with open_broker(s.broker_url) as broker:
+        ensure_topics(broker, s)
+    druid.submit_supervisor(s)
+    druid.submit_events_supervisor(s)
+    jvms = [zookeeper.service(stack, Path(".")), kafka.KafkaStack(paths(stack)).service()]
+    jvms += druid.services(stack)
+    with tempfile.TemporaryDirectory(prefix="squall-soak-") as tmp:
+        env = child_env(
+            data_dir=tmp,
+            collector_port="19500",
+            serve_port="19600",
+            broker=s.broker_url,
+            store=f"druid://127.0.0.1:8888/{s.datasource}",
+            events_datasource=s.events_datasource,
+            topic_raw=s.topic_raw,
+            topic_metrics=s.topic_metrics,
+            topic_deadletter=s.topic_deadletter,
+            topic_events=s.topic_events,
+            topic_workers=s.topic_workers,
+            group_prefix=f"squall-soak-{tag}",
+        )
+        parts = ProcessGroup(env, Path(tmp) / "logs")
+        collector, api = "http://127.0.0.1:19500", "http://127.0.0.1:19600"
+
+        def pids() -> dict[str, int]:
+            found = {name: parts.pid(name) for name in parts.procs}
+            for jvm in jvms:
+                pid = process.running_pid(jvm)
+                if pid is not None:
+                    found[jvm.name] = pid
+            return found
+
+        try:
+            for name in ("collector", "topology", "serve"):
+                parts.start(name)
+            parts.wait_http("collector", f"{collector}/healthz")
+            parts.wait_http("serve", f"{api}/healthz")
+            yield collector, api, pids
+        finally:
+            parts.stop()
+            for datasource in (s.datasource, s.events_datasource):
+                druid.terminate_supervisor(s, datasource)
+                druid.drop_datasource(s, datasource)
+            if not was_up:
+                druid.down(stack)
+                kafka.down(stack)
 
 
 @contextmanager
@@ -194,18 +276,19 @@ def growth(series: list[float], start: int) -> float | None:
     return 100.0 * (late - early) / early if early else None
 
 
-def plot(samples: dict[str, list[tuple[float, int, int]]], title: str, path: Path) -> None:
+def plot(samples: dict[str, list[tuple[float, int, int, float]]], title: str, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(3, 1, figsize=(9, 9), sharex=True)
+    fig, axes = plt.subplots(4, 1, figsize=(9, 12), sharex=True)
     for name, rows in sorted(samples.items()):
         minutes = range(1, len(rows) + 1)
-        for ax, i in zip(axes, range(3), strict=True):
+        for ax, i in zip(axes, (0, 3, 1, 2), strict=True):
             ax.plot(minutes, [r[i] for r in rows], label=name)
-    for ax, label in zip(axes, ("RSS, MiB", "open files", "threads"), strict=True):
+    labels = ("RSS, MiB", "anonymous RSS, MiB", "open files", "threads")
+    for ax, label in zip(axes, labels, strict=True):
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[0].set_title(title, fontsize=10)
@@ -215,9 +298,12 @@ def plot(samples: dict[str, list[tuple[float, int, int]]], title: str, path: Pat
     fig.savefig(path, dpi=90)
 
 
+STACKS = {"embedded": embedded, "local": local, "compose": compose}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", choices=("embedded", "compose"), default="embedded")
+    parser.add_argument("--stack", choices=STACKS, default="embedded")
     parser.add_argument("--minutes", type=int, default=30)
     parser.add_argument("--rate", type=float, default=5_000)
     parser.add_argument("--settle", type=float, default=300, help="s to await the totals")
@@ -227,8 +313,8 @@ def main(argv: list[str] | None = None) -> None:
     began_at = datetime.now(UTC)
     print(f"== soak, {args.stack}: {args.rate:,.0f} events/s for {args.minutes} min")
     print(f"   machine: {machine()}; started {began_at:%Y-%m-%d %H:%M} UTC", flush=True)
-    stack = embedded() if args.stack == "embedded" else compose()
-    samples: dict[str, list[tuple[float, int, int]]] = {}
+    stack = STACKS[args.stack]()
+    samples: dict[str, list[tuple[float, int, int, float]]] = {}
     with stack as (collector, api, pids):
         load = Load(collector, args.rate)
         load.start()
@@ -265,13 +351,13 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"   at the end, and growth of the last 5 samples' mean against minutes "
         f"{WARM_UP + 1}-{WARM_UP + 5} / {half + 1}-{half + 5} (a JVM's RSS grows until its "
-        "heap is committed):"
+        "heap is committed; anonymous RSS leaves out mapped files):"
     )
-    print(f"   {'process':<28} {'RSS MiB':>24} {'files':>20} {'threads':>20}")
+    print(f"   {'process':<20} {'RSS MiB':>22} {'anonymous':>22} {'files':>20} {'threads':>18}")
     report = {}
     for name, rows in sorted(samples.items()):
         cols = []
-        for i in range(3):
+        for i in (0, 3, 1, 2):
             series = [float(r[i]) for r in rows]
             shown = [growth(series, start) for start in (WARM_UP, half)]
             cols.append(
@@ -279,9 +365,10 @@ def main(argv: list[str] | None = None) -> None:
                 + " / ".join("-" if g is None else f"{g:+.1f}%" for g in shown)
                 + ")"
             )
-        print(f"   {name:<28} {cols[0]:>24} {cols[1]:>20} {cols[2]:>20}")
+        print(f"   {name:<20} {cols[0]:>22} {cols[1]:>22} {cols[2]:>20} {cols[3]:>18}")
         report[name] = {
             "rss_mib": [round(r[0], 1) for r in rows],
+            "anon_rss_mib": [round(r[3], 1) for r in rows],
             "open_files": [r[1] for r in rows],
             "threads": [r[2] for r in rows],
         }

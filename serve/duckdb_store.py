@@ -141,7 +141,7 @@ class DuckDBStore(OffsetStore):
         path: str | Path,
         max_rows: int = MAX_ROWS,
         timeout: float = DEFAULT_QUERY_TIMEOUT,
-        memory_limit: str = "1GB",
+        memory_limit: str = "512MB",
     ) -> None:
         QueryLimits(max_rows, timeout)  # ConfigError when out of range
         self.path = str(path)

@@ -89,7 +89,7 @@ def open_store(
     max_rows: int = MAX_ROWS,
     timeout: float = DEFAULT_QUERY_TIMEOUT,
     events_datasource: str = "log_events",
-    duckdb_memory_limit: str = "1GB",
+    duckdb_memory_limit: str = "512MB",
     datasource: str | None = None,
 ) -> Store:
     """Open ``duckdb://PATH`` (``duckdb://:memory:`` for a throwaway store) or

@@ -67,7 +67,7 @@ class Settings:
     ingest_tokens: frozenset[str] = field(default_factory=frozenset)
     query_tokens: frozenset[str] = field(default_factory=frozenset)
     query_timeout: float = 10.0  # seconds a query may run (serve.limits)
-    duckdb_memory_limit: str = "1GB"  # DuckDB's cache and work memory (its default: 80% of RAM)
+    duckdb_memory_limit: str = "512MB"  # DuckDB's cache and work memory (its default: 80% of RAM)
     tls_certfile: str = ""  # PEM; with tls_keyfile, HTTPS on the collector and API (squall.tls)
     tls_keyfile: str = ""
 

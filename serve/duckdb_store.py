@@ -65,7 +65,12 @@ from squall.serve.duckdb_events import DuckDBEvents
 from squall.serve.duckdb_timeout import fetch_within
 from squall.serve.exceptions import StoreError, StoreUnavailable, TooManyRows
 from squall.serve.intervals import bucket_starts, format_time
-from squall.serve.limits import DEFAULT_QUERY_TIMEOUT, MAX_ROWS, QueryLimits
+from squall.serve.limits import (
+    DEFAULT_DUCKDB_MEMORY_LIMIT,
+    DEFAULT_QUERY_TIMEOUT,
+    MAX_ROWS,
+    QueryLimits,
+)
 from squall.serve.query import OUTPUT_METRICS, OutputMetric, Query
 from squall.serve.store import OffsetStore
 
@@ -141,7 +146,7 @@ class DuckDBStore(OffsetStore):
         path: str | Path,
         max_rows: int = MAX_ROWS,
         timeout: float = DEFAULT_QUERY_TIMEOUT,
-        memory_limit: str = "512MB",
+        memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT,
     ) -> None:
         QueryLimits(max_rows, timeout)  # ConfigError when out of range
         self.path = str(path)

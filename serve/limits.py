@@ -62,6 +62,9 @@ MAX_BODY_BYTES = 64 * 1024
 """A query is a small JSON object; anything larger is refused with 413."""
 DEFAULT_QUERY_TIMEOUT = 10.0
 """Seconds a query may run (``SQUALL_QUERY_TIMEOUT``) before it is stopped."""
+DEFAULT_DUCKDB_MEMORY_LIMIT = "512MB"
+"""DuckDB's memory, its cache of the store file included (``SQUALL_DUCKDB_MEMORY_LIMIT``):
+the serve process's RSS levels off near it (docs/soak.md)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from typing import Any
 
 from squall.exceptions import ConfigError
 from squall.rows import WireRow
-from squall.serve.limits import DEFAULT_QUERY_TIMEOUT, MAX_ROWS
+from squall.serve.limits import DEFAULT_DUCKDB_MEMORY_LIMIT, DEFAULT_QUERY_TIMEOUT, MAX_ROWS
 from squall.serve.query import Query
 from squall.serve.search import EventStore
 
@@ -89,7 +89,7 @@ def open_store(
     max_rows: int = MAX_ROWS,
     timeout: float = DEFAULT_QUERY_TIMEOUT,
     events_datasource: str = "log_events",
-    duckdb_memory_limit: str = "512MB",
+    duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT,
     datasource: str | None = None,
 ) -> Store:
     """Open ``duckdb://PATH`` (``duckdb://:memory:`` for a throwaway store) or

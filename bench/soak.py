@@ -67,8 +67,8 @@ def tree(pid: int) -> list[int]:
     return found
 
 
-def sample(pid: int) -> tuple[float, int, int, float]:
-    """(RSS MiB, open fds, threads, anonymous RSS MiB) of ``pid``'s process tree; zeros if it
+def sample(pid: int) -> tuple[float, float, int, int]:
+    """(RSS MiB, anonymous RSS MiB, open fds, threads) of ``pid``'s process tree; zeros if it
     is gone. Anonymous RSS is heap and malloc; the rest of the RSS is mapped files (jars,
     Druid's memory-mapped segments, Kafka's indexes), pages the kernel can drop."""
     rss = anon = fds = threads = 0
@@ -85,7 +85,7 @@ def sample(pid: int) -> tuple[float, int, int, float]:
             fds += len(os.listdir(f"/proc/{p}/fd"))
         except OSError:
             continue
-    return rss / 1024, fds, threads, anon / 1024
+    return rss / 1024, anon / 1024, fds, threads
 
 
 @contextmanager
@@ -276,7 +276,7 @@ def growth(series: list[float], start: int) -> float | None:
     return 100.0 * (late - early) / early if early else None
 
 
-def plot(samples: dict[str, list[tuple[float, int, int, float]]], title: str, path: Path) -> None:
+def plot(samples: dict[str, list[tuple[float, float, int, int]]], title: str, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -285,7 +285,7 @@ def plot(samples: dict[str, list[tuple[float, int, int, float]]], title: str, pa
     fig, axes = plt.subplots(4, 1, figsize=(9, 12), sharex=True)
     for name, rows in sorted(samples.items()):
         minutes = range(1, len(rows) + 1)
-        for ax, i in zip(axes, (0, 3, 1, 2), strict=True):
+        for ax, i in zip(axes, range(4), strict=True):
             ax.plot(minutes, [r[i] for r in rows], label=name)
     labels = ("RSS, MiB", "anonymous RSS, MiB", "open files", "threads")
     for ax, label in zip(axes, labels, strict=True):
@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"== soak, {args.stack}: {args.rate:,.0f} events/s for {args.minutes} min")
     print(f"   machine: {machine()}; started {began_at:%Y-%m-%d %H:%M} UTC", flush=True)
     stack = STACKS[args.stack]()
-    samples: dict[str, list[tuple[float, int, int, float]]] = {}
+    samples: dict[str, list[tuple[float, float, int, int]]] = {}
     with stack as (collector, api, pids):
         load = Load(collector, args.rate)
         load.start()
@@ -357,7 +357,7 @@ def main(argv: list[str] | None = None) -> None:
     report = {}
     for name, rows in sorted(samples.items()):
         cols = []
-        for i in (0, 3, 1, 2):
+        for i in range(4):
             series = [float(r[i]) for r in rows]
             shown = [growth(series, start) for start in (WARM_UP, half)]
             cols.append(
@@ -368,9 +368,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"   {name:<20} {cols[0]:>22} {cols[1]:>22} {cols[2]:>20} {cols[3]:>18}")
         report[name] = {
             "rss_mib": [round(r[0], 1) for r in rows],
-            "anon_rss_mib": [round(r[3], 1) for r in rows],
-            "open_files": [r[1] for r in rows],
-            "threads": [r[2] for r in rows],
+            "anon_rss_mib": [round(r[1], 1) for r in rows],
+            "open_files": [r[2] for r in rows],
+            "threads": [r[3] for r in rows],
         }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(

@@ -110,12 +110,12 @@ def embedded() -> Iterator[tuple[str, str, Callable[[], dict[str, int]]]]:
 def local() -> Iterator[tuple[str, str, Callable[[], dict[str, int]]]]:
     """Collector, topology and serve on the local stack's Kafka and Druid (raw events on,
     as in production); the run's topics, groups and datasources are its own, and its
-    supervisors are terminated after. A stack started here is stopped after."""
+    supervisors are terminated after. Kafka or Druid started here is stopped after."""
     from squall.broker import ensure_topics, open_broker
     from squall.deploy.stack import druid, kafka, paths, process, zookeeper
 
     stack = load_settings(overrides={"broker": "kafka://127.0.0.1:9092"})
-    was_up = kafka.serves_metadata("127.0.0.1:9092") and druid.is_up(stack)
+    kafka_was_up, druid_was_up = kafka.serves_metadata("127.0.0.1:9092"), druid.is_up(stack)
     kafka.up(stack)
     druid.up(stack, supervisor=False)
     tag = uuid.uuid4().hex[:8]
@@ -172,8 +172,9 @@ def local() -> Iterator[tuple[str, str, Callable[[], dict[str, int]]]]:
             for datasource in (s.datasource, s.events_datasource):
                 druid.terminate_supervisor(s, datasource)
                 druid.drop_datasource(s, datasource)
-            if not was_up:
+            if not druid_was_up:
                 druid.down(stack)
+            if not kafka_was_up:
                 kafka.down(stack)
 
 
